@@ -1,0 +1,1 @@
+"""flb_pipeline: a Dagster code location that trades the favourite-longshot bias on Kalshi."""

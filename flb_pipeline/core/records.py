@@ -1,0 +1,209 @@
+"""Domain records shared by the exchange client, the store and the Dagster layer.
+
+Prices are exact `Decimal` dollars (Kalshi quotes in whole cents and, on newer markets, in
+four-decimal dollar strings); money is `Decimal` dollars as well, so fees and P&L stay exact.
+Probabilities are floats: they come out of a statistical model, not a ledger.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Literal
+
+Side = Literal["yes", "no"]
+Action = Literal["buy", "sell"]
+SIDES: tuple[Side, Side] = ("yes", "no")
+ONE_DOLLAR = Decimal(1)
+
+
+def other_side(side: Side) -> Side:
+    """The complementary contract: a NO bid at p is a YES ask at 1 - p."""
+    return "no" if side == "yes" else "yes"
+
+
+@dataclass(frozen=True, slots=True)
+class SeriesInfo:
+    """A series and the fee schedule every market in it pays (DESIGN §5.1)."""
+
+    ticker: str
+    title: str
+    category: str
+    fee_type: str
+    fee_multiplier: Decimal
+    frequency: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class MarketQuote:
+    """One open market with the top of book that the `/markets` listing carries."""
+
+    ticker: str
+    event_ticker: str
+    series_ticker: str
+    title: str
+    category: str
+    status: str
+    yes_bid: Decimal | None
+    yes_ask: Decimal | None
+    no_bid: Decimal | None
+    no_ask: Decimal | None
+    last_price: Decimal | None
+    volume: int
+    open_interest: int
+    open_time: datetime
+    close_time: datetime
+    quote_ts: datetime | None
+
+    def ask(self, side: Side) -> Decimal | None:
+        """Price to buy one contract of `side` now."""
+        return self.yes_ask if side == "yes" else self.no_ask
+
+    def bid(self, side: Side) -> Decimal | None:
+        """Price one contract of `side` sells for now."""
+        return self.yes_bid if side == "yes" else self.no_bid
+
+
+@dataclass(frozen=True, slots=True)
+class BookLevel:
+    price: Decimal
+    contracts: int
+
+
+@dataclass(frozen=True, slots=True)
+class OrderBook:
+    """Resting bids per side, best (highest) first. Kalshi publishes bids only."""
+
+    ticker: str
+    yes_bids: tuple[BookLevel, ...]
+    no_bids: tuple[BookLevel, ...]
+
+    def bids(self, side: Side) -> tuple[BookLevel, ...]:
+        return self.yes_bids if side == "yes" else self.no_bids
+
+    def asks(self, side: Side) -> tuple[BookLevel, ...]:
+        """Offers to buy `side`, cheapest first: each bid on the other side at p is an ask at 1-p."""
+        return tuple(
+            BookLevel(ONE_DOLLAR - level.price, level.contracts)
+            for level in self.bids(other_side(side))
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class SettledMarket:
+    """A market that has settled, with its result; feeds calibration and backtests."""
+
+    ticker: str
+    event_ticker: str
+    series_ticker: str
+    category: str
+    open_time: datetime
+    close_time: datetime
+    result: str
+    last_price: Decimal | None
+
+
+@dataclass(frozen=True, slots=True)
+class PricePoint:
+    """One candlestick close of a market's YES quote."""
+
+    ticker: str
+    period_end: datetime
+    yes_bid: Decimal | None
+    yes_ask: Decimal | None
+    last_price: Decimal | None
+
+
+@dataclass(frozen=True, slots=True)
+class ApiCall:
+    """One HTTP attempt against the exchange, successful or not (table `api_calls`)."""
+
+    called_at: datetime
+    method: str
+    path: str
+    status: int | None
+    latency_ms: float
+    error_class: str | None
+    attempt: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class OrderIntent:
+    """An order we decided to send. `client_order_id` is deterministic, so resends dedupe."""
+
+    client_order_id: str
+    ticker: str
+    side: Side
+    action: Action
+    contracts: int
+    limit_price: Decimal
+    time_in_force: str = "immediate_or_cancel"
+    post_only: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class ExchangeOrder:
+    """An order as the exchange reports it."""
+
+    order_id: str
+    client_order_id: str
+    ticker: str
+    side: Side
+    action: Action
+    status: str
+    limit_price: Decimal
+    initial_contracts: int
+    filled_contracts: int
+    remaining_contracts: int
+    fees: Decimal
+    created_time: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class Fill:
+    """One execution of one of our orders at one price."""
+
+    fill_id: str
+    order_id: str
+    client_order_id: str | None
+    ticker: str
+    side: Side
+    action: Action
+    contracts: int
+    price: Decimal
+    fee: Decimal
+    is_taker: bool
+    created_time: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Settlement:
+    """The exchange paying out (or not) a position in a settled market."""
+
+    ticker: str
+    event_ticker: str
+    result: str
+    yes_contracts: int
+    no_contracts: int
+    yes_total_cost: Decimal
+    no_total_cost: Decimal
+    revenue: Decimal
+    settled_time: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class MarketPosition:
+    """Net holding in one market: positive = YES contracts, negative = NO contracts."""
+
+    ticker: str
+    position: int
+    market_exposure: Decimal
+    realized_pnl: Decimal
+    fees_paid: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class Balance:
+    balance: Decimal
+    portfolio_value: Decimal
