@@ -83,7 +83,7 @@ class OrderBook:
         return self.yes_bids if side == "yes" else self.no_bids
 
     def asks(self, side: Side) -> tuple[BookLevel, ...]:
-        """Offers to buy `side`, cheapest first: each bid on the other side at p is an ask at 1-p."""
+        """Offers to buy `side`, cheapest first: an other-side bid at p is an ask at 1 - p."""
         return tuple(
             BookLevel(ONE_DOLLAR - level.price, level.contracts)
             for level in self.bids(other_side(side))

@@ -1,0 +1,1 @@
+"""The Dagster layer: thin wiring of core, exchange and store (DESIGN §1)."""

@@ -1,0 +1,63 @@
+"""Blocking asset checks. A check that cannot evaluate fails closed: it never passes on doubt."""
+
+from collections.abc import Callable
+
+import dagster as dg
+import duckdb
+
+from flb_pipeline.defs.assets.ingest import market_snapshots
+from flb_pipeline.defs.resources import StoreResource
+from flb_pipeline.defs.session import DUCKDB_POOL
+from flb_pipeline.store import StoreLocked
+from flb_pipeline.store.snapshots import crossed_books, duplicate_tickers, prices_out_of_bounds
+
+EXAMPLES_SHOWN = 10
+
+
+def _snapshot_quality(
+    store: StoreResource,
+    scan_id: str,
+    find_offenders: Callable[[duckdb.DuckDBPyConnection, str], list[str]],
+    problem: str,
+) -> dg.AssetCheckResult:
+    try:
+        with store.store().connect() as con:
+            offenders = find_offenders(con, scan_id)
+    except (StoreLocked, duckdb.Error) as error:
+        return dg.AssetCheckResult(
+            passed=False,
+            severity=dg.AssetCheckSeverity.ERROR,
+            description=f"cannot evaluate, failing closed: {error}",
+            metadata={"scan_id": scan_id},
+        )
+    return dg.AssetCheckResult(
+        passed=not offenders,
+        severity=dg.AssetCheckSeverity.ERROR,
+        description=f"{len(offenders)} market(s) with {problem}" if offenders else None,
+        metadata={
+            "scan_id": scan_id,
+            "offending_markets": dg.MetadataValue.int(len(offenders)),
+            "examples": ", ".join(offenders[:EXAMPLES_SHOWN]),
+        },
+    )
+
+
+@dg.asset_check(asset=market_snapshots, blocking=True, pool=DUCKDB_POOL)
+def no_crossed_books(market_snapshots: str, store: StoreResource) -> dg.AssetCheckResult:
+    """A bid at or above the ask on either side means the quote cannot be trusted."""
+    return _snapshot_quality(store, market_snapshots, crossed_books, "a crossed book")
+
+
+@dg.asset_check(asset=market_snapshots, blocking=True, pool=DUCKDB_POOL)
+def prices_within_bounds(market_snapshots: str, store: StoreResource) -> dg.AssetCheckResult:
+    """Every price of a binary contract lies in [0, 1] dollars."""
+    return _snapshot_quality(store, market_snapshots, prices_out_of_bounds, "a price outside [0,1]")
+
+
+@dg.asset_check(asset=market_snapshots, blocking=True, pool=DUCKDB_POOL)
+def unique_tickers(market_snapshots: str, store: StoreResource) -> dg.AssetCheckResult:
+    """A ticker twice in one scan means pagination went wrong; sizing would double count."""
+    return _snapshot_quality(store, market_snapshots, duplicate_tickers, "a duplicate row")
+
+
+SNAPSHOT_CHECKS = [no_crossed_books, prices_within_bounds, unique_tickers]

@@ -1,0 +1,125 @@
+"""Dagster resources: the store, the exchange, and the one clock every rule reads."""
+
+import os
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import dagster as dg
+from pydantic import PrivateAttr
+
+from flb_pipeline.core.modes import TradingMode, resolve_trading_mode
+from flb_pipeline.exchange.client import (
+    DEMO_URL,
+    PROD_URL,
+    ClientSettings,
+    Credentials,
+    KalshiClient,
+)
+from flb_pipeline.exchange.embedded import ensure_embedded_simulator, simulator_now
+from flb_pipeline.exchange.signing import load_private_key
+from flb_pipeline.settings import DEFAULT_DB_PATH
+from flb_pipeline.store import Store
+
+KEY_ID_ENV = "KALSHI_API_KEY_ID"
+PRIVATE_KEY_ENV = "KALSHI_PRIVATE_KEY_PATH"
+LIVE_TRADING_ENV = "FLB_LIVE_TRADING"
+
+
+class StoreResource(dg.ConfigurableResource):
+    """The DuckDB file (FLB_DB_PATH). Connections are short-lived; see `Store`."""
+
+    db_path: str = DEFAULT_DB_PATH
+    lock_timeout_s: float = 30.0
+
+    def store(self) -> Store:
+        return Store(self.db_path, lock_timeout_s=self.lock_timeout_s)
+
+
+class ExchangeResource(dg.ConfigurableResource):
+    """Which Kalshi-compatible exchange to talk to, and how hard.
+
+    `exchange` is sim | demo | prod; `base_url` (FLB_EXCHANGE_URL) overrides the address, e.g.
+    a running `flb sim`. Without it, `sim` starts the embedded simulator on demand. Keys come
+    from the environment only and never appear in config, logs or metadata.
+    """
+
+    exchange: str = "sim"
+    base_url: str | None = None
+    execution: str | None = None
+    timeout_s: float = 10.0
+    reads_per_s: float = 20.0
+    writes_per_s: float = 10.0
+    max_attempts: int = 4
+    embedded_port: int = 8765
+    embedded_seed: int = 7
+    _resolved_url: str | None = PrivateAttr(default=None)
+
+    def url(self) -> str:
+        if self._resolved_url is None:
+            self._resolved_url = self._locate()
+        return self._resolved_url
+
+    def _locate(self) -> str:
+        if self.base_url:
+            return self.base_url
+        if self.exchange == "sim":
+            return ensure_embedded_simulator(port=self.embedded_port, seed=self.embedded_seed)
+        return PROD_URL if self.exchange == "prod" else DEMO_URL
+
+    def trading_mode(self) -> TradingMode:
+        """Raises `TradingRefused`, naming what is missing, for a mode we may not run."""
+        return resolve_trading_mode(
+            self.exchange,
+            self.execution,
+            live_trading=os.environ.get(LIVE_TRADING_ENV),
+            has_key_id=bool(os.environ.get(KEY_ID_ENV)),
+            has_private_key=_readable(os.environ.get(PRIVATE_KEY_ENV)),
+        )
+
+    def client(self, now: Callable[[], datetime] | None = None) -> KalshiClient:
+        """A fresh client; `now` stamps its `api_calls` rows (pass the clock resource's)."""
+        settings = ClientSettings(
+            base_url=self.url(),
+            timeout_s=self.timeout_s,
+            reads_per_s=self.reads_per_s,
+            writes_per_s=self.writes_per_s,
+            max_attempts=self.max_attempts,
+        )
+        if now is None:
+            return KalshiClient(settings, _credentials_from_env())
+        return KalshiClient(settings, _credentials_from_env(), now=now)
+
+
+class ClockResource(dg.ConfigurableResource):
+    """`now` for every time-dependent rule (DESIGN §5.5).
+
+    `system` is the wall clock; `exchange` follows the simulator's `/_sim/clock`, read once
+    when a run starts and carried forward by the wall clock, so tests can move time.
+    """
+
+    exchange: dg.ResourceDependency[ExchangeResource]
+    source: str = "system"
+    _offset_s: float = PrivateAttr(default=0.0)
+
+    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        if self.source == "exchange":
+            self._offset_s = simulator_now(self.exchange.url()) - time.time()
+        elif self.source != "system":
+            raise dg.Failure(f"clock source {self.source!r} is not one of system, exchange")
+
+    def now(self) -> datetime:
+        return datetime.now(UTC) + timedelta(seconds=self._offset_s)
+
+
+def _readable(path: str | None) -> bool:
+    return bool(path) and Path(path).is_file() and os.access(path, os.R_OK)  # type: ignore[arg-type]
+
+
+def _credentials_from_env() -> Credentials | None:
+    key_id = os.environ.get(KEY_ID_ENV)
+    key_path = os.environ.get(PRIVATE_KEY_ENV)
+    if not key_id or not _readable(key_path):
+        return None
+    return Credentials(key_id, load_private_key(Path(key_path)))  # type: ignore[arg-type]

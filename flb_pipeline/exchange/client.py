@@ -1,0 +1,479 @@
+"""httpx client for the Kalshi Trade API v2 (DESIGN §4).
+
+Signing, cursor pagination, a token bucket per read/write budget, retries with exponential
+backoff and jitter (429 carries no Retry-After), timeouts, and a record of every HTTP attempt
+(`ApiCall`) that the Dagster layer flushes into `api_calls`. Order creation is retried only
+with the same `client_order_id`, and an order whose POST got no answer is resolved by that id
+before the caller hears anything but a definite outcome.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+import httpx
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from flb_pipeline.core.records import (
+    ApiCall,
+    Balance,
+    ExchangeOrder,
+    Fill,
+    MarketPosition,
+    MarketQuote,
+    OrderBook,
+    OrderIntent,
+    PricePoint,
+    SeriesInfo,
+    SettledMarket,
+    Settlement,
+)
+from flb_pipeline.exchange import schema, signing
+from flb_pipeline.exchange.errors import (
+    AuthRejected,
+    ExchangeError,
+    ExchangeTimeout,
+    ExchangeUnreachable,
+    MalformedResponse,
+    OrderOutcomeUnknown,
+    RateLimited,
+    RequestRejected,
+    SchemaError,
+    ServerError,
+)
+from flb_pipeline.exchange.ratelimit import TokenBucket
+
+log = logging.getLogger(__name__)
+
+PROD_URL = "https://api.elections.kalshi.com/trade-api/v2"
+DEMO_URL = "https://demo-api.kalshi.co/trade-api/v2"
+DUPLICATE_ORDER = "order_already_exists"
+CANDLESTICK_BATCH = 100
+
+
+@dataclass(frozen=True)
+class ClientSettings:
+    base_url: str
+    timeout_s: float = 10.0
+    connect_timeout_s: float = 3.0
+    reads_per_s: float = 20.0
+    writes_per_s: float = 10.0
+    max_attempts: int = 4
+    backoff_base_s: float = 0.2
+    backoff_cap_s: float = 5.0
+    markets_page_limit: int = 1000
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """API key id and RSA private key. The repr never shows either."""
+
+    key_id: str
+    private_key: rsa.RSAPrivateKey = field(repr=False)
+
+    def __repr__(self) -> str:
+        return "Credentials(<redacted>)"
+
+
+@dataclass(frozen=True)
+class MarketPage:
+    """One page of a `/markets` listing: parsed quotes, records that failed to parse."""
+
+    quotes: list[MarketQuote]
+    invalid: list[SchemaError]
+    received_at: datetime
+
+
+@dataclass(frozen=True)
+class SettledPage:
+    markets: list[SettledMarket]
+    invalid: list[SchemaError]
+
+
+class OrderNotPlaced(ExchangeError):
+    """The POST failed and a lookup by client_order_id proved the order is not at the exchange."""
+
+    error_class = "order_not_placed"
+
+
+class KalshiClient:
+    """One client per unit of work; call `close()` (or use it as a context manager)."""
+
+    def __init__(
+        self,
+        settings: ClientSettings,
+        credentials: Credentials | None = None,
+        *,
+        transport: httpx.BaseTransport | None = None,
+        now: Callable[[], datetime] = lambda: datetime.now(UTC),
+        sleep: Callable[[float], None] = time.sleep,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.settings = settings
+        self._credentials = credentials
+        self._now = now
+        self._sleep = sleep
+        self._rng = rng or random.Random()
+        self._api_prefix = urlsplit(settings.base_url).path.rstrip("/")
+        self._reads = TokenBucket(settings.reads_per_s, sleep=sleep)
+        self._writes = TokenBucket(settings.writes_per_s, sleep=sleep)
+        self._http = httpx.Client(
+            base_url=settings.base_url.rstrip("/"),
+            timeout=httpx.Timeout(settings.timeout_s, connect=settings.connect_timeout_s),
+            transport=transport,
+            headers={"Accept": "application/json"},
+        )
+        self.calls: list[ApiCall] = []
+
+    def __enter__(self) -> KalshiClient:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._http.close()
+
+    def drain_calls(self) -> list[ApiCall]:
+        """Hand over the recorded attempts (for `api_calls`) and start a fresh record."""
+        calls, self.calls = self.calls, []
+        return calls
+
+    # -- market data ---------------------------------------------------------------------
+
+    def exchange_status(self) -> dict[str, Any]:
+        return dict(self._get("/exchange/status"))
+
+    def series(self, category: str | None = None) -> list[SeriesInfo]:
+        body = self._get("/series", params=_clean({"category": category}))
+        parsed, invalid = schema.each(body.get("series"), schema.series_info, "series")
+        self._record_invalid("/series", invalid)
+        return parsed
+
+    def market_pages(
+        self, *, status: str = "open", series_ticker: str | None = None
+    ) -> Iterator[MarketPage]:
+        """Every page of `/markets` (multivariate combos excluded), one page at a time."""
+        params = _clean(
+            {
+                "status": status,
+                "series_ticker": series_ticker,
+                "mve_filter": "exclude",
+                "limit": self.settings.markets_page_limit,
+            }
+        )
+        for body in self._pages("/markets", params):
+            quotes, invalid = schema.each(body.get("markets"), schema.market_quote, "markets")
+            self._record_invalid("/markets", invalid)
+            yield MarketPage(quotes, invalid, self._now())
+
+    def settled_pages(self, *, min_settled_ts: int | None = None) -> Iterator[SettledPage]:
+        params = _clean(
+            {
+                "status": "settled",
+                "min_settled_ts": min_settled_ts,
+                "mve_filter": "exclude",
+                "limit": self.settings.markets_page_limit,
+            }
+        )
+        for body in self._pages("/markets", params):
+            markets, invalid = schema.each(body.get("markets"), schema.settled_market, "markets")
+            self._record_invalid("/markets", invalid)
+            yield SettledPage(markets, invalid)
+
+    def candlesticks(
+        self, tickers: list[str], start_ts: int, end_ts: int, period_minutes: int = 1
+    ) -> dict[str, list[PricePoint]]:
+        """Candles for many markets through the batch endpoint, 100 tickers per call."""
+        points: dict[str, list[PricePoint]] = {}
+        for first in range(0, len(tickers), CANDLESTICK_BATCH):
+            batch = tickers[first : first + CANDLESTICK_BATCH]
+            body = self._get(
+                "/markets/candlesticks",
+                params={
+                    "market_tickers": ",".join(batch),
+                    "start_ts": start_ts,
+                    "end_ts": end_ts,
+                    "period_interval": period_minutes,
+                },
+            )
+            for market in _list(body, "markets"):
+                ticker = str(schema.required(market, "market_ticker"))
+                points[ticker] = schema.price_points(ticker, _list(market, "candlesticks"))
+        return points
+
+    def order_book(self, ticker: str, depth: int | None = None) -> OrderBook:
+        body = self._get(
+            "/markets/{ticker}/orderbook", ticker=ticker, params=_clean({"depth": depth})
+        )
+        return schema.order_book(ticker, body)
+
+    # -- portfolio -----------------------------------------------------------------------
+
+    def balance(self) -> Balance:
+        return schema.balance(self._get("/portfolio/balance"))
+
+    def positions(self) -> list[MarketPosition]:
+        positions: list[MarketPosition] = []
+        for body in self._pages("/portfolio/positions", {"limit": 1000}):
+            parsed, invalid = schema.each(
+                body.get("market_positions"), schema.market_position, "market_positions"
+            )
+            self._raise_invalid("/portfolio/positions", invalid)
+            positions.extend(parsed)
+        return positions
+
+    def fills(self, *, min_ts: int | None = None) -> list[Fill]:
+        return self._collect("/portfolio/fills", "fills", schema.fill, min_ts)
+
+    def settlements(self, *, min_ts: int | None = None) -> list[Settlement]:
+        return self._collect("/portfolio/settlements", "settlements", schema.settlement, min_ts)
+
+    def orders(self, *, ticker: str | None = None) -> list[ExchangeOrder]:
+        orders: list[ExchangeOrder] = []
+        for body in self._pages("/portfolio/orders", _clean({"ticker": ticker, "limit": 1000})):
+            parsed, invalid = schema.each(body.get("orders"), schema.exchange_order, "orders")
+            self._raise_invalid("/portfolio/orders", invalid)
+            orders.extend(parsed)
+        return orders
+
+    def find_order(self, client_order_id: str, ticker: str) -> ExchangeOrder | None:
+        """The exchange's order carrying `client_order_id`, if it ever arrived."""
+        for order in self.orders(ticker=ticker):
+            if order.client_order_id == client_order_id:
+                return order
+        return None
+
+    def create_order(self, intent: OrderIntent) -> ExchangeOrder:
+        """Send a limit order; retried only with the same client_order_id.
+
+        Raises `RequestRejected` with the exchange's reason, `OrderNotPlaced` when a failed
+        POST provably left nothing at the exchange, `OrderOutcomeUnknown` when even the
+        lookup by client_order_id fails.
+        """
+        try:
+            body = self._request("POST", "/portfolio/orders", json_body=_order_body(intent))
+            return schema.exchange_order(schema.required(body, "order"))
+        except RequestRejected as rejected:
+            if rejected.status != 409 or rejected.code != DUPLICATE_ORDER:
+                raise
+            cause: ExchangeError = rejected
+        except ExchangeError as failure:
+            if isinstance(failure, AuthRejected):
+                raise
+            cause = failure
+        return self._resolve_order(intent, cause)
+
+    def cancel_order(self, order_id: str) -> ExchangeOrder:
+        body = self._request("DELETE", "/portfolio/orders/{order_id}", order_id=order_id)
+        return schema.exchange_order(schema.required(body, "order"))
+
+    # -- plumbing ------------------------------------------------------------------------
+
+    def _resolve_order(self, intent: OrderIntent, cause: ExchangeError) -> ExchangeOrder:
+        try:
+            found = self.find_order(intent.client_order_id, intent.ticker)
+        except ExchangeError as lookup_failure:
+            raise OrderOutcomeUnknown(
+                f"order {intent.client_order_id} on {intent.ticker}: POST failed ({cause}) and "
+                f"the lookup failed ({lookup_failure})"
+            ) from cause
+        if found is None:
+            raise OrderNotPlaced(
+                f"order {intent.client_order_id} on {intent.ticker} is not at the exchange: {cause}"
+            ) from cause
+        return found
+
+    def _collect(self, path: str, field_name: str, parse: Any, min_ts: int | None) -> list[Any]:
+        items: list[Any] = []
+        for body in self._pages(path, _clean({"min_ts": min_ts, "limit": 1000})):
+            parsed, invalid = schema.each(body.get(field_name), parse, field_name)
+            self._raise_invalid(path, invalid)
+            items.extend(parsed)
+        return items
+
+    def _pages(self, path: str, params: dict[str, Any]) -> Iterator[dict[str, Any]]:
+        """Follow Kalshi's cursor until it comes back empty."""
+        seen: set[str] = set()
+        cursor = ""
+        while True:
+            body = self._get(path, params={**params, "cursor": cursor} if cursor else params)
+            yield body
+            cursor = str(body.get("cursor") or "")
+            if not cursor:
+                return
+            if cursor in seen:
+                raise MalformedResponse(f"{path}: the exchange repeated cursor {cursor!r}")
+            seen.add(cursor)
+
+    def _get(
+        self, path: str, *, params: dict[str, Any] | None = None, **path_params: str
+    ) -> dict[str, Any]:
+        return self._request("GET", path, params=params, **path_params)
+
+    def _request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: dict[str, Any] | None = None,
+        json_body: dict[str, Any] | None = None,
+        **path_params: str,
+    ) -> dict[str, Any]:
+        """One logical call: attempts, backoff, classification, one `ApiCall` per attempt."""
+        url_path = path.format(**{k: quote(v, safe="") for k, v in path_params.items()})
+        bucket = self._reads if method == "GET" else self._writes
+        for attempt in range(1, self.settings.max_attempts + 1):
+            bucket.acquire()
+            try:
+                return self._attempt(method, path, url_path, params, json_body, attempt)
+            except ExchangeError as error:
+                if not error.retryable or attempt == self.settings.max_attempts:
+                    log.warning(
+                        "%s %s failed after %d attempt(s): %s: %s",
+                        method, path, attempt, error.error_class, error,
+                    )  # fmt: skip
+                    raise
+                self._sleep(self._backoff(attempt))
+        raise AssertionError("unreachable: the loop returns or raises")
+
+    def _attempt(
+        self,
+        method: str,
+        path: str,
+        url_path: str,
+        params: dict[str, Any] | None,
+        json_body: dict[str, Any] | None,
+        attempt: int,
+    ) -> dict[str, Any]:
+        called_at = self._now()
+        started = time.perf_counter()
+        status: int | None = None
+        try:
+            response = self._http.request(
+                method,
+                url_path,
+                params=params,
+                json=json_body,
+                headers=self._auth(method, url_path),
+            )
+            status = response.status_code
+            body = _classify(response)
+        except httpx.TimeoutException as timeout:
+            error: ExchangeError = ExchangeTimeout(f"no answer within the timeout ({timeout})")
+        except httpx.TransportError as transport:
+            error = ExchangeUnreachable(f"cannot reach {self.settings.base_url}: {transport}")
+        except ExchangeError as classified:
+            error = classified
+        else:
+            self._record(called_at, method, path, status, started, None, attempt)
+            return body
+        self._record(called_at, method, path, status, started, error.error_class, attempt)
+        raise error
+
+    def _auth(self, method: str, url_path: str) -> dict[str, str]:
+        if self._credentials is None or not url_path.startswith("/portfolio"):
+            return {}
+        return signing.auth_headers(
+            self._credentials.key_id,
+            self._credentials.private_key,
+            int(time.time() * 1000),
+            method,
+            self._api_prefix + url_path,
+        )
+
+    def _backoff(self, attempt: int) -> float:
+        ceiling = min(
+            self.settings.backoff_cap_s, self.settings.backoff_base_s * 2 ** (attempt - 1)
+        )
+        return ceiling * self._rng.uniform(0.5, 1.0)
+
+    def _record(
+        self,
+        called_at: datetime,
+        method: str,
+        path: str,
+        status: int | None,
+        started: float,
+        error_class: str | None,
+        attempt: int,
+    ) -> None:
+        latency_ms = (time.perf_counter() - started) * 1000
+        self.calls.append(
+            ApiCall(called_at, method, path, status, latency_ms, error_class, attempt)
+        )
+
+    def _record_invalid(self, path: str, invalid: list[SchemaError]) -> None:
+        """Each record we had to skip counts as an API error (error_burst sees it)."""
+        for error in invalid:
+            log.warning("GET %s: skipped a record: %s", path, error)
+            self.calls.append(ApiCall(self._now(), "GET", path, 200, 0.0, error.error_class))
+
+    def _raise_invalid(self, path: str, invalid: list[SchemaError]) -> None:
+        """Portfolio records are never skipped: a ledger with holes is worse than none."""
+        if invalid:
+            self._record_invalid(path, invalid)
+            raise invalid[0]
+
+
+def _classify(response: httpx.Response) -> dict[str, Any]:
+    status = response.status_code
+    if status == 429:
+        raise RateLimited("HTTP 429 rate limited")
+    if status >= 500:
+        raise ServerError(f"HTTP {status}")
+    if status in (401, 403):
+        raise AuthRejected(f"HTTP {status}: {_error_code(response)[1]}")
+    if status >= 400:
+        code, message = _error_code(response)
+        raise RequestRejected(status, code, message)
+    try:
+        body = response.json()
+    except (json.JSONDecodeError, UnicodeDecodeError) as bad:
+        raise MalformedResponse(f"HTTP {status} body is not JSON: {bad}") from None
+    if not isinstance(body, dict):
+        raise MalformedResponse(f"HTTP {status} body is not a JSON object")
+    return body
+
+
+def _error_code(response: httpx.Response) -> tuple[str, str]:
+    try:
+        error = response.json().get("error") or {}
+        return str(error.get("code", "unknown")), str(error.get("message", ""))
+    except (json.JSONDecodeError, UnicodeDecodeError, AttributeError):
+        return "unknown", response.text[:200]
+
+
+def _list(body: dict[str, Any], field_name: str) -> list[dict[str, Any]]:
+    items = body.get(field_name)
+    if not isinstance(items, list):
+        raise MalformedResponse(f"response field {field_name!r} is missing or not a list")
+    return items
+
+
+def _clean(params: dict[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in params.items() if value is not None}
+
+
+def _order_body(intent: OrderIntent) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "ticker": intent.ticker,
+        "client_order_id": intent.client_order_id,
+        "side": intent.side,
+        "action": intent.action,
+        "count": intent.contracts,
+        "type": "limit",
+        f"{intent.side}_price_dollars": f"{intent.limit_price:.4f}",
+        "time_in_force": intent.time_in_force,
+    }
+    if intent.post_only:
+        body["post_only"] = True
+    return body

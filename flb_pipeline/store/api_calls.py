@@ -1,0 +1,42 @@
+"""Every HTTP attempt against the exchange: latency log and error counts."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import duckdb
+
+from flb_pipeline.core.records import ApiCall
+from flb_pipeline.store.bulk import append, timestamps
+
+
+def append_api_calls(con: duckdb.DuckDBPyConnection, calls: list[ApiCall]) -> int:
+    return append(
+        con,
+        "api_calls",
+        {
+            "called_at": timestamps(c.called_at for c in calls),
+            "method": [c.method for c in calls],
+            "path": [c.path for c in calls],
+            "status": [c.status for c in calls],
+            "latency_ms": [c.latency_ms for c in calls],
+            "error_class": [c.error_class for c in calls],
+            "attempt": [c.attempt for c in calls],
+        },
+    )
+
+
+def errors_since(con: duckdb.DuckDBPyConnection, since: datetime) -> int:
+    row = con.execute(
+        "SELECT count(*) FROM api_calls WHERE error_class IS NOT NULL AND called_at >= ?", [since]
+    ).fetchone()
+    return int(row[0]) if row else 0
+
+
+def error_classes_since(con: duckdb.DuckDBPyConnection, since: datetime) -> dict[str, int]:
+    rows = con.execute(
+        "SELECT error_class, count(*) FROM api_calls"
+        " WHERE error_class IS NOT NULL AND called_at >= ? GROUP BY error_class ORDER BY 1",
+        [since],
+    ).fetchall()
+    return {str(name): int(n) for name, n in rows}

@@ -1,0 +1,62 @@
+"""Bulk writes through DuckDB's Arrow path: one INSERT per batch, never a row at a time."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from datetime import datetime
+from decimal import Decimal
+from typing import Literal
+
+import duckdb
+import pyarrow as pa
+
+MONEY = pa.decimal128(18, 4)
+PRICE = pa.decimal128(10, 4)
+TIMESTAMP = pa.timestamp("us", tz="UTC")
+Conflict = Literal["error", "ignore", "replace"]
+_VERB = {"error": "INSERT", "ignore": "INSERT OR IGNORE", "replace": "INSERT OR REPLACE"}
+
+
+@contextmanager
+def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConnection]:
+    """All statements inside land together or not at all."""
+    con.execute("BEGIN TRANSACTION")
+    try:
+        yield con
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    con.execute("COMMIT")
+
+
+def prices(values: Iterable[Decimal | None]) -> pa.Array:
+    return pa.array(values, PRICE)
+
+
+def money(values: Iterable[Decimal | None]) -> pa.Array:
+    return pa.array(values, MONEY)
+
+
+def timestamps(values: Iterable[datetime | None]) -> pa.Array:
+    return pa.array(values, TIMESTAMP)
+
+
+def append(
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    columns: Mapping[str, pa.Array | list],
+    *,
+    on_conflict: Conflict = "error",
+) -> int:
+    """Insert a columnar batch into `table`; returns the number of rows offered."""
+    batch = pa.table(dict(columns))
+    if batch.num_rows == 0:
+        return 0
+    names = ", ".join(batch.column_names)
+    con.register("arrow_batch", batch)
+    try:
+        con.execute(f"{_VERB[on_conflict]} INTO {table} ({names}) SELECT {names} FROM arrow_batch")
+    finally:
+        con.unregister("arrow_batch")
+    return batch.num_rows

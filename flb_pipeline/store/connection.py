@@ -1,0 +1,74 @@
+"""Short-lived DuckDB connections with retry on lock conflicts (DESIGN §9).
+
+DuckDB lets one process hold a database file read-write. Dagster runs each job in its own
+process, so every unit of work opens a connection, does its work and closes it; a process
+that finds the file locked waits with backoff and then fails with one clear line.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import duckdb
+
+from flb_pipeline.store.migrations import migrate
+
+log = logging.getLogger(__name__)
+LOCK_MARKERS = ("lock", "Conflicting")
+
+
+class StoreLocked(RuntimeError):
+    """Another process kept the DuckDB file locked for longer than we wait."""
+
+
+class Store:
+    """The project's DuckDB database at `path`; migrated to the latest schema on first use."""
+
+    def __init__(self, path: str | Path, *, lock_timeout_s: float = 30.0) -> None:
+        self.path = Path(path)
+        self.lock_timeout_s = lock_timeout_s
+        self._migrated = False
+
+    def __repr__(self) -> str:
+        return f"Store({str(self.path)!r})"
+
+    @contextmanager
+    def connect(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A connection for one unit of work, in autocommit: each statement lands on its own,
+        so rows already written survive a later failure. Use `transaction` for atomic groups.
+        """
+        con = self._open()
+        try:
+            if not self._migrated:
+                migrate(con)
+                self._migrated = True
+            yield con
+        finally:
+            con.close()
+
+    def _open(self) -> duckdb.DuckDBPyConnection:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        deadline = time.monotonic() + self.lock_timeout_s
+        delay = 0.05
+        while True:
+            try:
+                con = duckdb.connect(str(self.path))
+            except duckdb.IOException as error:
+                if not any(marker in str(error) for marker in LOCK_MARKERS):
+                    raise
+                if time.monotonic() + delay > deadline:
+                    raise StoreLocked(
+                        f"DuckDB file {self.path} stayed locked by another process for "
+                        f"{self.lock_timeout_s:.0f}s: {error}"
+                    ) from error
+                log.info("DuckDB file %s is locked; retrying in %.2fs", self.path, delay)
+                time.sleep(delay * random.uniform(0.5, 1.0) + delay / 2)
+                delay = min(delay * 2, 1.0)
+                continue
+            con.execute("SET TimeZone = 'UTC'")
+            return con

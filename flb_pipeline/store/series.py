@@ -1,0 +1,48 @@
+"""Series metadata; each series' `fee_type` and `fee_multiplier` price its markets' fees."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import duckdb
+
+from flb_pipeline.core.fees import FeeSchedule, UnsupportedFeeType
+from flb_pipeline.core.records import SeriesInfo
+from flb_pipeline.store.bulk import append, money, timestamps
+
+
+def upsert_series(
+    con: duckdb.DuckDBPyConnection, series: list[SeriesInfo], updated_at: datetime
+) -> int:
+    return append(
+        con,
+        "series",
+        {
+            "ticker": [s.ticker for s in series],
+            "title": [s.title for s in series],
+            "category": [s.category for s in series],
+            "fee_type": [s.fee_type for s in series],
+            "fee_multiplier": money(s.fee_multiplier for s in series),
+            "frequency": [s.frequency for s in series],
+            "updated_at": timestamps([updated_at] * len(series)),
+        },
+        on_conflict="replace",
+    )
+
+
+def load_series(con: duckdb.DuckDBPyConnection) -> dict[str, SeriesInfo]:
+    rows = con.execute(
+        "SELECT ticker, title, category, fee_type, fee_multiplier, frequency FROM series"
+    ).fetchall()
+    return {row[0]: SeriesInfo(*row) for row in rows}
+
+
+def fee_schedules(con: duckdb.DuckDBPyConnection) -> dict[str, FeeSchedule | None]:
+    """Per series ticker; None where the fee model is one we cannot price exactly."""
+    schedules: dict[str, FeeSchedule | None] = {}
+    for ticker, info in load_series(con).items():
+        try:
+            schedules[ticker] = FeeSchedule(info.fee_type, info.fee_multiplier)
+        except UnsupportedFeeType:
+            schedules[ticker] = None
+    return schedules

@@ -1,0 +1,155 @@
+"""Scans of the open-market universe and the snapshot rows each one wrote."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+import duckdb
+import pandas as pd
+
+from flb_pipeline.core.records import MarketQuote
+from flb_pipeline.store.bulk import append, prices, timestamps
+
+SCAN_COMPLETE = "complete"
+SCAN_FAILED = "failed"
+SCAN_RUNNING = "running"
+
+
+@dataclass(frozen=True)
+class ScanSummary:
+    scan_id: str
+    status: str
+    started_at: datetime
+    finished_at: datetime | None
+    pages: int
+    markets: int
+    invalid_records: int
+    latency_ms: float | None
+    oldest_quote_ts: datetime | None
+    error: str | None
+
+
+def begin_scan(con: duckdb.DuckDBPyConnection, scan_id: str, started_at: datetime) -> None:
+    con.execute(
+        "INSERT INTO scans (scan_id, started_at, status) VALUES (?, ?, ?)",
+        [scan_id, started_at, SCAN_RUNNING],
+    )
+
+
+def append_market_snapshots(
+    con: duckdb.DuckDBPyConnection, scan_id: str, quotes: list[MarketQuote], received_at: datetime
+) -> int:
+    """One page of quotes; `snapshot_ts` is the exchange's quote time, else receive time."""
+    return append(
+        con,
+        "market_snapshots",
+        {
+            "scan_id": [scan_id] * len(quotes),
+            "snapshot_ts": timestamps(q.quote_ts or received_at for q in quotes),
+            "received_at": timestamps([received_at] * len(quotes)),
+            "ticker": [q.ticker for q in quotes],
+            "event_ticker": [q.event_ticker for q in quotes],
+            "series_ticker": [q.series_ticker for q in quotes],
+            "title": [q.title for q in quotes],
+            "category": [q.category for q in quotes],
+            "status": [q.status for q in quotes],
+            "yes_bid": prices(q.yes_bid for q in quotes),
+            "yes_ask": prices(q.yes_ask for q in quotes),
+            "no_bid": prices(q.no_bid for q in quotes),
+            "no_ask": prices(q.no_ask for q in quotes),
+            "last_price": prices(q.last_price for q in quotes),
+            "volume": [q.volume for q in quotes],
+            "open_interest": [q.open_interest for q in quotes],
+            "open_time": timestamps(q.open_time for q in quotes),
+            "close_time": timestamps(q.close_time for q in quotes),
+            "quote_ts": timestamps(q.quote_ts for q in quotes),
+        },
+    )
+
+
+def finish_scan(
+    con: duckdb.DuckDBPyConnection,
+    scan_id: str,
+    *,
+    status: str,
+    finished_at: datetime,
+    pages: int,
+    invalid_records: int,
+    latency_ms: float,
+    error: str | None = None,
+) -> ScanSummary:
+    """Close the scan; markets and oldest quote are counted from the rows actually stored."""
+    con.execute(
+        """
+        UPDATE scans SET status = ?, finished_at = ?, pages = ?, invalid_records = ?,
+            latency_ms = ?, error = ?,
+            markets = (SELECT count(*) FROM market_snapshots WHERE scan_id = ?),
+            oldest_quote_ts = (SELECT min(snapshot_ts) FROM market_snapshots WHERE scan_id = ?)
+        WHERE scan_id = ?
+        """,
+        [status, finished_at, pages, invalid_records, latency_ms, error, scan_id, scan_id, scan_id],
+    )
+    return scan_summary(con, scan_id)
+
+
+def scan_summary(con: duckdb.DuckDBPyConnection, scan_id: str) -> ScanSummary:
+    row = con.execute(
+        "SELECT scan_id, status, started_at, finished_at, pages, markets, invalid_records,"
+        " latency_ms, oldest_quote_ts, error FROM scans WHERE scan_id = ?",
+        [scan_id],
+    ).fetchone()
+    if row is None:
+        raise KeyError(f"no scan {scan_id!r}")
+    return ScanSummary(*row)
+
+
+def snapshot_frame(con: duckdb.DuckDBPyConnection, scan_id: str) -> pd.DataFrame:
+    """All rows of one scan, prices as floats (for the model; money stays in Decimal)."""
+    return con.execute(
+        "SELECT * FROM market_snapshots WHERE scan_id = ? ORDER BY ticker", [scan_id]
+    ).df()
+
+
+def crossed_books(con: duckdb.DuckDBPyConnection, scan_id: str) -> list[str]:
+    """Markets whose YES bid is at or above the YES ask (or NO likewise)."""
+    rows = con.execute(
+        "SELECT ticker FROM market_snapshots WHERE scan_id = ?"
+        " AND (yes_bid >= yes_ask OR no_bid >= no_ask) ORDER BY ticker",
+        [scan_id],
+    ).fetchall()
+    return [row[0] for row in rows]
+
+
+def prices_out_of_bounds(con: duckdb.DuckDBPyConnection, scan_id: str) -> list[str]:
+    rows = con.execute(
+        """
+        SELECT ticker FROM market_snapshots WHERE scan_id = ? AND (
+            yes_bid NOT BETWEEN 0 AND 1 OR yes_ask NOT BETWEEN 0 AND 1
+            OR no_bid NOT BETWEEN 0 AND 1 OR no_ask NOT BETWEEN 0 AND 1
+            OR last_price NOT BETWEEN 0 AND 1)
+        ORDER BY ticker
+        """,
+        [scan_id],
+    ).fetchall()
+    return [row[0] for row in rows]
+
+
+def duplicate_tickers(con: duckdb.DuckDBPyConnection, scan_id: str) -> list[str]:
+    rows = con.execute(
+        "SELECT ticker FROM market_snapshots WHERE scan_id = ?"
+        " GROUP BY ticker HAVING count(*) > 1 ORDER BY ticker",
+        [scan_id],
+    ).fetchall()
+    return [row[0] for row in rows]
+
+
+def table_counts(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
+    """Rows per user table, for the demo and `flb status`."""
+    tables = con.execute(
+        "SELECT table_name FROM duckdb_tables() WHERE schema_name = 'main' ORDER BY table_name"
+    ).fetchall()
+    return {
+        name: int(con.execute(f'SELECT count(*) FROM "{name}"').fetchone()[0])  # type: ignore[index]
+        for (name,) in tables
+    }

@@ -1,0 +1,295 @@
+"""Client unit tests: each failure class at the transport edge (httpx.MockTransport).
+
+The end-to-end path against the simulator over real HTTP is covered in the integration
+tests; here the transport is the unit's edge, so every failure can be produced exactly.
+"""
+
+import json
+from collections.abc import Callable
+from decimal import Decimal
+
+import httpx
+import pytest
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from flb_pipeline.core.records import OrderIntent
+from flb_pipeline.exchange import signing
+from flb_pipeline.exchange.client import (
+    ClientSettings,
+    Credentials,
+    KalshiClient,
+    OrderNotPlaced,
+)
+from flb_pipeline.exchange.errors import (
+    AuthRejected,
+    ExchangeTimeout,
+    ExchangeUnreachable,
+    MalformedResponse,
+    OrderOutcomeUnknown,
+    RateLimited,
+    RequestRejected,
+    SchemaError,
+    ServerError,
+)
+from flb_pipeline_tests.exchange.test_schema import market_json
+
+BASE = "http://exchange.test/trade-api/v2"
+Handler = Callable[[httpx.Request], httpx.Response]
+
+
+def make_client(
+    handler: Handler, credentials: Credentials | None = None, **settings
+) -> KalshiClient:
+    sleeps: list[float] = []
+    client = KalshiClient(
+        ClientSettings(base_url=BASE, **settings),
+        credentials,
+        transport=httpx.MockTransport(handler),
+        sleep=sleeps.append,
+    )
+    client.sleeps = sleeps  # type: ignore[attr-defined]
+    return client
+
+
+def scripted(*responses: httpx.Response | Exception) -> tuple[Handler, list[httpx.Request]]:
+    seen: list[httpx.Request] = []
+    queue = list(responses)
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        step = queue.pop(0) if len(queue) > 1 else queue[0]
+        if isinstance(step, Exception):
+            raise step
+        return step
+
+    return handler, seen
+
+
+def ok(body: dict) -> httpx.Response:
+    return httpx.Response(200, json=body)
+
+
+def test_pagination_follows_cursor_until_empty():
+    pages = {
+        "": {"markets": [market_json(ticker="A")], "cursor": "c1"},
+        "c1": {"markets": [market_json(ticker="B")], "cursor": "c2"},
+        "c2": {"markets": [market_json(ticker="C")], "cursor": ""},
+    }
+    seen = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(dict(request.url.params))
+        return ok(pages[request.url.params.get("cursor", "")])
+
+    client = make_client(handler)
+    tickers = [q.ticker for page in client.market_pages() for q in page.quotes]
+    assert tickers == ["A", "B", "C"]
+    assert seen[0] == {"status": "open", "mve_filter": "exclude", "limit": "1000"}
+    assert [p.get("cursor") for p in seen] == [None, "c1", "c2"]
+    assert [c.status for c in client.calls] == [200, 200, 200]
+    assert all(c.path == "/markets" for c in client.calls)
+
+
+def test_repeated_cursor_is_malformed_not_an_endless_loop():
+    handler, _ = scripted(ok({"markets": [], "cursor": "same"}))
+    with pytest.raises(MalformedResponse, match="repeated cursor"):
+        list(make_client(handler).market_pages())
+
+
+def test_429_is_retried_with_growing_backoff_then_succeeds():
+    handler, seen = scripted(
+        httpx.Response(429), httpx.Response(429), ok({"exchange_active": True})
+    )
+    client = make_client(handler)
+    assert client.exchange_status() == {"exchange_active": True}
+    assert len(seen) == 3
+    assert [c.error_class for c in client.calls] == ["rate_limited", "rate_limited", None]
+    assert [c.attempt for c in client.calls] == [1, 2, 3]
+    first, second = client.sleeps
+    assert 0.1 <= first <= 0.2 and 0.2 <= second <= 0.4
+
+
+def test_429_storm_gives_up_after_max_attempts():
+    handler, seen = scripted(httpx.Response(429))
+    client = make_client(handler, max_attempts=3)
+    with pytest.raises(RateLimited):
+        client.exchange_status()
+    assert len(seen) == 3 and len(client.calls) == 3
+
+
+def test_5xx_is_retried_and_classified():
+    handler, _ = scripted(httpx.Response(503))
+    client = make_client(handler, max_attempts=2)
+    with pytest.raises(ServerError):
+        client.exchange_status()
+    assert [c.error_class for c in client.calls] == ["server_error", "server_error"]
+
+
+def test_timeout_is_classified_and_retried():
+    handler, seen = scripted(httpx.ReadTimeout("slow"), ok({"exchange_active": True}))
+    client = make_client(handler)
+    client.exchange_status()
+    assert len(seen) == 2 and client.calls[0].error_class == "timeout"
+
+
+def test_timeout_storm_surfaces_as_timeout():
+    handler, _ = scripted(httpx.ReadTimeout("slow"))
+    with pytest.raises(ExchangeTimeout):
+        make_client(handler, max_attempts=2).exchange_status()
+
+
+def test_unreachable_exchange():
+    handler, _ = scripted(httpx.ConnectError("refused"))
+    client = make_client(handler, max_attempts=2)
+    with pytest.raises(ExchangeUnreachable, match="cannot reach"):
+        client.exchange_status()
+    assert client.calls[-1].status is None
+
+
+def test_malformed_json_is_retried_then_fails():
+    handler, _ = scripted(httpx.Response(200, content=b'{"markets": [trunc'))
+    client = make_client(handler, max_attempts=2)
+    with pytest.raises(MalformedResponse, match="not JSON"):
+        list(client.market_pages())
+    assert [c.error_class for c in client.calls] == ["malformed_response"] * 2
+
+
+def test_4xx_is_not_retried_and_carries_the_exchange_reason():
+    body = {"error": {"code": "invalid_parameters", "message": "limit too large"}}
+    handler, seen = scripted(httpx.Response(400, json=body))
+    with pytest.raises(RequestRejected, match="invalid_parameters") as raised:
+        make_client(handler).exchange_status()
+    assert raised.value.status == 400 and len(seen) == 1
+
+
+def test_401_is_auth_rejected():
+    handler, _ = scripted(httpx.Response(401, json={"error": {"code": "unauthorized"}}))
+    with pytest.raises(AuthRejected):
+        make_client(handler).balance()
+
+
+def test_a_market_missing_a_field_is_skipped_and_counted():
+    broken = market_json(ticker="BROKEN")
+    del broken["close_time"]
+    handler, _ = scripted(ok({"markets": [market_json(ticker="A"), broken], "cursor": ""}))
+    client = make_client(handler)
+    (page,) = list(client.market_pages())
+    assert [q.ticker for q in page.quotes] == ["A"]
+    assert len(page.invalid) == 1 and "close_time" in str(page.invalid[0])
+    assert [c.error_class for c in client.calls] == [None, "schema_error"]
+
+
+def test_portfolio_records_are_never_skipped():
+    handler, _ = scripted(ok({"fills": [{"fill_id": "x"}], "cursor": ""}))
+    with pytest.raises(SchemaError, match="missing required field"):
+        make_client(handler).fills()
+
+
+def test_portfolio_calls_are_signed_and_market_data_is_not():
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    handler, seen = scripted(ok({"balance": 100, "portfolio_value": 100, "updated_ts": 1}))
+    client = make_client(handler, Credentials("key-1", key))
+    client.balance()
+    client.exchange_status()
+    signed, unsigned = seen
+    assert signed.headers[signing.KEY_HEADER] == "key-1"
+    assert signing.verify(
+        key.public_key(),
+        int(signed.headers[signing.TIMESTAMP_HEADER]),
+        "GET",
+        "/trade-api/v2/portfolio/balance",
+        signed.headers[signing.SIGNATURE_HEADER],
+    )
+    assert signing.KEY_HEADER not in unsigned.headers
+    assert "key-1" not in repr(Credentials("key-1", key))
+
+
+def order_json(**overrides) -> dict:
+    order = {
+        "order_id": "ord-1",
+        "client_order_id": "cid-1",
+        "ticker": "T",
+        "side": "yes",
+        "action": "buy",
+        "status": "executed",
+        "yes_price": 90,
+        "no_price": 10,
+        "yes_price_dollars": "0.9000",
+        "no_price_dollars": "0.1000",
+        "initial_count": 10,
+        "fill_count": 10,
+        "remaining_count": 0,
+        "taker_fees": 7,
+        "maker_fees": 0,
+        "created_time": "2026-11-29T12:00:00Z",
+    }
+    order.update(overrides)
+    return order
+
+
+INTENT = OrderIntent("cid-1", "T", "yes", "buy", 10, Decimal("0.90"))
+
+
+def test_order_body_carries_client_order_id_and_dollar_price():
+    handler, seen = scripted(httpx.Response(201, json={"order": order_json()}))
+    order = make_client(handler).create_order(INTENT)
+    body = json.loads(seen[0].content)
+    assert body == {
+        "ticker": "T",
+        "client_order_id": "cid-1",
+        "side": "yes",
+        "action": "buy",
+        "count": 10,
+        "type": "limit",
+        "yes_price_dollars": "0.9000",
+        "time_in_force": "immediate_or_cancel",
+    }
+    assert order.fees == Decimal("0.07") and order.filled_contracts == 10
+
+
+def test_post_timeout_is_retried_with_the_same_id_and_resolved_by_it():
+    """Timeout, then the retry is told the id exists: the order is looked up, never re-sent."""
+    duplicate = httpx.Response(409, json={"error": {"code": "order_already_exists"}})
+    requests: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        requests.append(request)
+        if request.method == "POST":
+            if len([r for r in requests if r.method == "POST"]) == 1:
+                raise httpx.ReadTimeout("no answer")
+            return duplicate
+        return ok({"orders": [order_json(client_order_id="other"), order_json()], "cursor": ""})
+
+    order = make_client(handler).create_order(INTENT)
+    posts = [json.loads(r.content) for r in requests if r.method == "POST"]
+    assert len(posts) == 2 and {p["client_order_id"] for p in posts} == {"cid-1"}
+    assert order.order_id == "ord-1"
+
+
+def test_failed_post_with_no_order_at_the_exchange_is_not_placed():
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.method == "POST":
+            return httpx.Response(503)
+        return ok({"orders": [], "cursor": ""})
+
+    with pytest.raises(OrderNotPlaced):
+        make_client(handler, max_attempts=2).create_order(INTENT)
+
+
+def test_failed_post_and_failed_lookup_is_outcome_unknown():
+    handler, _ = scripted(httpx.ReadTimeout("gone"))
+    with pytest.raises(OrderOutcomeUnknown, match="lookup failed"):
+        make_client(handler, max_attempts=2).create_order(INTENT)
+
+
+def test_rejected_order_keeps_the_exchange_reason():
+    body = {"error": {"code": "insufficient_balance", "message": "not enough cash"}}
+    handler, _ = scripted(httpx.Response(400, json=body))
+    with pytest.raises(RequestRejected) as raised:
+        make_client(handler).create_order(INTENT)
+    assert raised.value.code == "insufficient_balance"
+
+
+def test_timeouts_are_configured_on_the_transport():
+    client = make_client(lambda r: ok({}), timeout_s=2.5, connect_timeout_s=0.5)
+    assert client._http.timeout == httpx.Timeout(2.5, connect=0.5)
