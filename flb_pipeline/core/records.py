@@ -33,6 +33,7 @@ class SeriesInfo:
     fee_type: str
     fee_multiplier: Decimal
     frequency: str = ""
+    tags: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -142,6 +142,7 @@ def series_info(obj: Json) -> SeriesInfo:
         fee_type=str(required(obj, "fee_type")),
         fee_multiplier=decimal(required(obj, "fee_multiplier"), "fee_multiplier"),
         frequency=str(obj.get("frequency", "")),
+        tags=tuple(str(tag) for tag in obj.get("tags") or ()),
     )
 
 

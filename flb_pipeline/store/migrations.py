@@ -37,6 +37,7 @@ MIGRATIONS: tuple[Migration, ...] = (
             fee_type VARCHAR NOT NULL,
             fee_multiplier DECIMAL(10, 4) NOT NULL,
             frequency VARCHAR,
+            tags VARCHAR[],
             updated_at TIMESTAMPTZ NOT NULL
         );
         CREATE TABLE scans (

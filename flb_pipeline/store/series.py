@@ -24,6 +24,7 @@ def upsert_series(
             "fee_type": [s.fee_type for s in series],
             "fee_multiplier": money(s.fee_multiplier for s in series),
             "frequency": [s.frequency for s in series],
+            "tags": [list(s.tags) for s in series],
             "updated_at": timestamps([updated_at] * len(series)),
         },
         on_conflict="replace",
@@ -32,9 +33,9 @@ def upsert_series(
 
 def load_series(con: duckdb.DuckDBPyConnection) -> dict[str, SeriesInfo]:
     rows = con.execute(
-        "SELECT ticker, title, category, fee_type, fee_multiplier, frequency FROM series"
+        "SELECT ticker, title, category, fee_type, fee_multiplier, frequency, tags FROM series"
     ).fetchall()
-    return {row[0]: SeriesInfo(*row) for row in rows}
+    return {row[0]: SeriesInfo(*row[:6], tags=tuple(row[6] or ())) for row in rows}
 
 
 def fee_schedules(con: duckdb.DuckDBPyConnection) -> dict[str, FeeSchedule | None]:
