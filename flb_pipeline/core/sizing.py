@@ -1,0 +1,235 @@
+"""Quarter-Kelly sizing on the fee-inclusive price, trimmed by exposure caps (DESIGN §5.4).
+
+Exposure is the worst-case loss at settlement. For a mutually exclusive event (weather
+brackets, one winner) the worst case is taken over which market wins, so NO contracts on
+several brackets are not all counted as lost at once; anything else is assumed to lose every
+contract, which can only overstate risk.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field, replace
+from decimal import Decimal
+
+from flb_pipeline.core.fees import FeeSchedule
+from flb_pipeline.core.records import Side
+
+OTHER_OUTCOME = ""
+KELLY = "kelly"
+POSITION_CAP = "position_cap"
+GROUP_CAP = "group_cap"
+TOTAL_CAP = "total_cap"
+DEPTH = "depth"
+
+
+@dataclass(frozen=True)
+class ExposureCaps:
+    """Fractions of capital; each cap trims an order, never lets it exceed."""
+
+    position_fraction: Decimal = Decimal("0.05")
+    group_fraction: Decimal = Decimal("0.15")
+    total_fraction: Decimal = Decimal("0.20")
+
+
+@dataclass(frozen=True)
+class Holding:
+    """A position or a proposed order; `cost` includes its fees (the most it can lose)."""
+
+    ticker: str
+    event_ticker: str
+    group_id: str
+    side: Side
+    contracts: int
+    cost: Decimal
+
+
+def worst_case_loss(
+    holdings: Iterable[Holding], mutually_exclusive_events: frozenset[str]
+) -> Decimal:
+    """Largest settlement loss of `holdings`, event by event (events settle independently)."""
+    by_event: dict[str, list[Holding]] = defaultdict(list)
+    for holding in holdings:
+        by_event[holding.event_ticker].append(holding)
+    return sum(
+        (
+            _event_worst_case(items) if event in mutually_exclusive_events else _all_lose(items)
+            for event, items in by_event.items()
+        ),
+        Decimal(0),
+    )
+
+
+def _all_lose(holdings: list[Holding]) -> Decimal:
+    return sum((h.cost for h in holdings), Decimal(0))
+
+
+def _event_worst_case(holdings: list[Holding]) -> Decimal:
+    """One market of the event wins (or one we hold nothing in): loss = cost - payout."""
+    cost = _all_lose(holdings)
+    outcomes = {h.ticker for h in holdings} | {OTHER_OUTCOME}
+    worst = max(cost - _payout(holdings, winner) for winner in outcomes)
+    return max(worst, Decimal(0))
+
+
+def _payout(holdings: list[Holding], winner: str) -> Decimal:
+    """$1 per YES contract on the winner and per NO contract on every other market."""
+    return Decimal(
+        sum(
+            h.contracts
+            for h in holdings
+            if (h.side == "yes" and h.ticker == winner) or (h.side == "no" and h.ticker != winner)
+        )
+    )
+
+
+@dataclass(frozen=True)
+class ExposureBook:
+    """Positions plus the orders proposed so far in this cycle."""
+
+    holdings: tuple[Holding, ...] = ()
+    mutually_exclusive_events: frozenset[str] = field(default_factory=frozenset)
+
+    def with_holding(self, holding: Holding) -> ExposureBook:
+        return replace(self, holdings=(*self.holdings, holding))
+
+    def position_exposure(self, ticker: str) -> Decimal:
+        return _all_lose([h for h in self.holdings if h.ticker == ticker])
+
+    def group_exposure(self, group_id: str) -> Decimal:
+        return worst_case_loss(
+            (h for h in self.holdings if h.group_id == group_id), self.mutually_exclusive_events
+        )
+
+    def total_exposure(self) -> Decimal:
+        return worst_case_loss(self.holdings, self.mutually_exclusive_events)
+
+    def group_exposures(self) -> dict[str, Decimal]:
+        return {g: self.group_exposure(g) for g in sorted({h.group_id for h in self.holdings})}
+
+
+def order_cost(schedule: FeeSchedule, contracts: int, price: Decimal) -> Decimal:
+    """Cash out for a taker buy: contracts at `price` plus the exact rounded fee."""
+    return contracts * price + schedule.taker_fee(contracts, price)
+
+
+def effective_price(schedule: FeeSchedule, contracts: int, price: Decimal) -> Decimal:
+    """Price per contract including its share of the rounded order fee."""
+    return order_cost(schedule, contracts, price) / contracts
+
+
+def kelly_fraction(win_probability: float, price: float) -> float:
+    """Full-Kelly fraction of capital for a $1 binary bought at `price`: (q - p) / (1 - p)."""
+    if price >= 1:
+        return 0.0
+    return max(0.0, (win_probability - price) / (1 - price))
+
+
+def kelly_contracts(
+    win_probability: float,
+    price: Decimal,
+    schedule: FeeSchedule,
+    capital: Decimal,
+    kelly_multiplier: float,
+) -> int:
+    """Largest count C with C·p'(C) <= multiplier · f*(p'(C)) · capital, p' fee-inclusive.
+
+    The fee depends on C (rounded up per order), so the unrounded fee rate gives an upper
+    bound and we step down to the first count whose exact cost the Kelly stake covers.
+    """
+    raw_effective = float(price) + float(schedule.raw_fee(1, price, is_taker=True))
+    stake = kelly_multiplier * kelly_fraction(win_probability, raw_effective) * float(capital)
+    upper = math.floor(stake / raw_effective + 1e-9) if raw_effective > 0 else 0
+    for contracts in range(upper, 0, -1):
+        cost = order_cost(schedule, contracts, price)
+        p_eff = float(cost) / contracts
+        if (
+            float(cost)
+            <= kelly_multiplier * kelly_fraction(win_probability, p_eff) * float(capital) + 1e-9
+        ):
+            return contracts
+    return 0
+
+
+@dataclass(frozen=True)
+class SizingRequest:
+    ticker: str
+    event_ticker: str
+    group_id: str
+    side: Side
+    price: Decimal
+    win_probability: float
+    schedule: FeeSchedule
+    depth: int | None = None
+
+
+@dataclass(frozen=True)
+class Sizing:
+    contracts: int
+    binding_cap: str
+    kelly_contracts: int
+    fee: Decimal
+    cost: Decimal
+
+
+def size_order(
+    request: SizingRequest,
+    book: ExposureBook,
+    capital: Decimal,
+    caps: ExposureCaps,
+    kelly_multiplier: float,
+) -> Sizing:
+    """Kelly count, then the position, group and total caps in that order, then book depth."""
+    contracts = kelly_contracts(
+        request.win_probability, request.price, request.schedule, capital, kelly_multiplier
+    )
+    sizing = Sizing(contracts, KELLY, contracts, Decimal(0), Decimal(0))
+    limits: list[tuple[str, Callable[[ExposureBook], Decimal], Decimal]] = [
+        (POSITION_CAP, lambda b: b.position_exposure(request.ticker), caps.position_fraction),
+        (GROUP_CAP, lambda b: b.group_exposure(request.group_id), caps.group_fraction),
+        (TOTAL_CAP, lambda b: b.total_exposure(), caps.total_fraction),
+    ]
+    for name, exposure_of, fraction in limits:
+        allowed = _largest_within(request, book, contracts, exposure_of, fraction * capital)
+        if allowed < contracts:
+            contracts, sizing = allowed, replace(sizing, binding_cap=name)
+    if request.depth is not None and request.depth < contracts:
+        contracts, sizing = request.depth, replace(sizing, binding_cap=DEPTH)
+    fee = request.schedule.taker_fee(contracts, request.price) if contracts else Decimal(0)
+    return replace(sizing, contracts=contracts, fee=fee, cost=contracts * request.price + fee)
+
+
+def proposed_holding(request: SizingRequest, contracts: int) -> Holding:
+    return Holding(
+        request.ticker,
+        request.event_ticker,
+        request.group_id,
+        request.side,
+        contracts,
+        order_cost(request.schedule, contracts, request.price),
+    )
+
+
+def _largest_within(
+    request: SizingRequest,
+    book: ExposureBook,
+    upper: int,
+    exposure_of: Callable[[ExposureBook], Decimal],
+    limit: Decimal,
+) -> int:
+    """Largest count <= upper keeping `exposure_of(book + order)` within `limit`.
+
+    Exposure never falls as a buy grows, so a binary search finds the boundary.
+    """
+    if upper <= 0 or exposure_of(book.with_holding(proposed_holding(request, upper))) <= limit:
+        return max(upper, 0)
+    low, high = 0, upper
+    while high - low > 1:
+        middle = (low + high) // 2
+        if exposure_of(book.with_holding(proposed_holding(request, middle))) <= limit:
+            low = middle
+        else:
+            high = middle
+    return low

@@ -1,0 +1,235 @@
+"""The FLB harvester: one scan plus the model in, sized candidates and counted exclusions out.
+
+Every open market is looked at from both sides (DESIGN §5.4): buy the side whose ask is a
+favourite's price when the calibrated win probability beats that ask by at least `min_edge`
+after the exact fee for the count we would actually trade.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+from flb_pipeline.core.fees import FeeSchedule
+from flb_pipeline.core.records import SIDES, MarketQuote, Side
+from flb_pipeline.core.sizing import (
+    ExposureBook,
+    ExposureCaps,
+    Sizing,
+    SizingRequest,
+    kelly_contracts,
+    kelly_fraction,
+    proposed_holding,
+    size_order,
+)
+
+ACTIVE = "active"
+
+
+@dataclass(frozen=True)
+class StrategyThresholds:
+    """Decision thresholds; config defaults until a backtest chooses others."""
+
+    min_favourite_price: Decimal = Decimal("0.85")
+    min_edge: float = 0.01
+    kelly_fraction: float = 0.25
+    min_seconds_to_close: float = 60.0
+    max_seconds_to_close: float = 7 * 86400.0
+
+
+@dataclass(frozen=True)
+class MarketContext:
+    """What the decision needs to know about one open market besides its quote."""
+
+    quote: MarketQuote
+    family: str
+    group_id: str
+    schedule: FeeSchedule | None
+    yes_win_probability: float | None
+    tradeable: bool
+
+
+@dataclass(frozen=True)
+class Opportunity:
+    """A side that passed every screen; sizing and book depth decide how much."""
+
+    context: MarketContext
+    side: Side
+    price: Decimal
+    win_probability: float
+    screening_edge: float
+
+
+@dataclass(frozen=True)
+class Candidate:
+    ticker: str
+    event_ticker: str
+    family: str
+    group_id: str
+    side: Side
+    price: Decimal
+    win_probability: float
+    fee: Decimal
+    edge: float
+    kelly_fraction: float
+    kelly_contracts: int
+    contracts: int
+    cost: Decimal
+    binding_cap: str
+
+
+@dataclass(frozen=True)
+class Exclusion:
+    ticker: str
+    side: Side | None
+    reason: str
+
+
+def edge_after_fee(win_probability: float, price: Decimal, fee: Decimal, contracts: int) -> float:
+    """q - price - fee/C: the expected profit per contract of buying `contracts` at `price`."""
+    return win_probability - float(price) - float(fee) / contracts
+
+
+def yes_mid(quote: MarketQuote) -> Decimal | None:
+    if quote.yes_bid is None or quote.yes_ask is None:
+        return None
+    return (quote.yes_bid + quote.yes_ask) / 2
+
+
+def screen_market(
+    context: MarketContext, thresholds: StrategyThresholds, capital: Decimal, now: datetime
+) -> tuple[list[Opportunity], list[Exclusion]]:
+    """Both sides of one market through the screens; reasons are kept for every rejection."""
+    reason = _market_exclusion(context, thresholds, now)
+    if reason:
+        return [], [Exclusion(context.quote.ticker, None, reason)]
+    opportunities, exclusions = [], []
+    for side in SIDES:
+        outcome = _screen_side(context, side, thresholds, capital)
+        if isinstance(outcome, Opportunity):
+            opportunities.append(outcome)
+        else:
+            exclusions.append(Exclusion(context.quote.ticker, side, outcome))
+    return opportunities, exclusions
+
+
+def _market_exclusion(
+    context: MarketContext, thresholds: StrategyThresholds, now: datetime
+) -> str | None:
+    quote = context.quote
+    seconds_to_close = (quote.close_time - now).total_seconds()
+    checks = [
+        (quote.status != ACTIVE, "not_active"),
+        (yes_mid(quote) is None, "no_book"),
+        (context.schedule is None, "unsupported_fee_type"),
+        (context.yes_win_probability is None, "unknown_family"),
+        (not context.tradeable, "model_not_tradeable_here"),
+        (seconds_to_close < thresholds.min_seconds_to_close, "too_close_to_close"),
+        (seconds_to_close > thresholds.max_seconds_to_close, "too_far_from_close"),
+    ]
+    return next((reason for failed, reason in checks if failed), None)
+
+
+def _screen_side(
+    context: MarketContext, side: Side, thresholds: StrategyThresholds, capital: Decimal
+) -> Opportunity | str:
+    price = context.quote.ask(side)
+    if price is None:
+        return "no_ask"
+    if not Decimal(0) < price < Decimal(1):
+        return "degenerate_price"
+    if price < thresholds.min_favourite_price:
+        return "below_min_favourite_price"
+    assert context.yes_win_probability is not None and context.schedule is not None
+    q = context.yes_win_probability if side == "yes" else 1 - context.yes_win_probability
+    contracts = kelly_contracts(q, price, context.schedule, capital, thresholds.kelly_fraction)
+    if contracts == 0:
+        return "no_edge"
+    edge = edge_after_fee(q, price, context.schedule.taker_fee(contracts, price), contracts)
+    if edge < thresholds.min_edge:
+        return "below_min_edge"
+    return Opportunity(context, side, price, q, edge)
+
+
+DepthMap = Mapping[tuple[str, Side], int]
+
+
+def size_candidates(
+    opportunities: Iterable[Opportunity],
+    book: ExposureBook,
+    capital: Decimal,
+    caps: ExposureCaps,
+    thresholds: StrategyThresholds,
+    depth: DepthMap | None = None,
+) -> tuple[list[Candidate], list[Exclusion], ExposureBook]:
+    """Size the best edges first; each accepted order counts against the caps of the next."""
+    candidates: list[Candidate] = []
+    exclusions: list[Exclusion] = []
+    for opportunity in sorted(opportunities, key=_rank):
+        request = _request(opportunity, depth)
+        sizing = size_order(request, book, capital, caps, thresholds.kelly_fraction)
+        outcome = _accept(opportunity, request, sizing, thresholds)
+        if isinstance(outcome, Exclusion):
+            exclusions.append(outcome)
+            continue
+        book = book.with_holding(proposed_holding(request, sizing.contracts))
+        candidates.append(outcome)
+    return candidates, exclusions, book
+
+
+def _rank(opportunity: Opportunity) -> tuple[float, str, str]:
+    return (-opportunity.screening_edge, opportunity.context.quote.ticker, opportunity.side)
+
+
+def _accept(
+    opportunity: Opportunity, request: SizingRequest, sizing: Sizing, thresholds: StrategyThresholds
+) -> Candidate | Exclusion:
+    """The sized order, or why it fell away (trimmed to nothing, or its edge shrank)."""
+    ticker, side = request.ticker, request.side
+    if sizing.contracts == 0:
+        return Exclusion(ticker, side, f"zero_size_{sizing.binding_cap}")
+    edge = edge_after_fee(request.win_probability, request.price, sizing.fee, sizing.contracts)
+    if edge < thresholds.min_edge:
+        return Exclusion(ticker, side, "below_min_edge_after_caps")
+    context = opportunity.context
+    return Candidate(
+        ticker=ticker,
+        event_ticker=request.event_ticker,
+        family=context.family,
+        group_id=context.group_id,
+        side=side,
+        price=request.price,
+        win_probability=request.win_probability,
+        fee=sizing.fee,
+        edge=edge,
+        kelly_fraction=kelly_fraction(
+            request.win_probability, float(sizing.cost) / sizing.contracts
+        ),
+        kelly_contracts=sizing.kelly_contracts,
+        contracts=sizing.contracts,
+        cost=sizing.cost,
+        binding_cap=sizing.binding_cap,
+    )
+
+
+def _request(opportunity: Opportunity, depth: DepthMap | None) -> SizingRequest:
+    context = opportunity.context
+    assert context.schedule is not None
+    ticker = context.quote.ticker
+    return SizingRequest(
+        ticker=ticker,
+        event_ticker=context.quote.event_ticker,
+        group_id=context.group_id,
+        side=opportunity.side,
+        price=opportunity.price,
+        win_probability=opportunity.win_probability,
+        schedule=context.schedule,
+        depth=None if depth is None else depth.get((ticker, opportunity.side), 0),
+    )
+
+
+def exclusion_counts(exclusions: Iterable[Exclusion]) -> dict[str, int]:
+    return dict(Counter(e.reason for e in exclusions).most_common())

@@ -1,0 +1,142 @@
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+from flb_pipeline.core.fees import FeeSchedule
+from flb_pipeline.core.records import MarketQuote
+from flb_pipeline.core.sizing import ExposureBook, ExposureCaps, Holding
+from flb_pipeline.core.strategy import (
+    MarketContext,
+    StrategyThresholds,
+    edge_after_fee,
+    exclusion_counts,
+    screen_market,
+    size_candidates,
+)
+
+D = Decimal
+NOW = datetime(2026, 11, 29, 12, tzinfo=UTC)
+CAPITAL = D(10_000)
+
+
+def quote(ticker="T", yes_bid="0.88", yes_ask="0.90", **overrides) -> MarketQuote:
+    bid, ask = D(yes_bid) if yes_bid else None, D(yes_ask) if yes_ask else None
+    fields = dict(
+        ticker=ticker,
+        event_ticker=f"E-{ticker}",
+        series_ticker="S",
+        title="",
+        category="Climate and Weather",
+        status="active",
+        yes_bid=bid,
+        yes_ask=ask,
+        no_bid=(1 - ask) if ask else None,
+        no_ask=(1 - bid) if bid else None,
+        last_price=None,
+        volume=0,
+        open_interest=0,
+        open_time=NOW - timedelta(hours=1),
+        close_time=NOW + timedelta(minutes=10),
+        quote_ts=NOW,
+    )
+    fields.update(overrides)
+    return MarketQuote(**fields)
+
+
+def context(q_yes: float | None = 0.95, **quote_overrides) -> MarketContext:
+    return MarketContext(
+        quote=quote(**quote_overrides),
+        family="weather",
+        group_id="weather_newyork",
+        schedule=FeeSchedule(),
+        yes_win_probability=q_yes,
+        tradeable=True,
+    )
+
+
+THRESHOLDS = StrategyThresholds()
+
+
+def test_favourite_with_edge_becomes_an_opportunity_on_its_side_only():
+    opportunities, exclusions = screen_market(context(0.95), THRESHOLDS, CAPITAL, NOW)
+    assert [(o.side, o.price) for o in opportunities] == [("yes", D("0.90"))]
+    assert [(e.side, e.reason) for e in exclusions] == [("no", "below_min_favourite_price")]
+
+
+def test_no_side_favourite_uses_one_minus_q():
+    opportunities, _ = screen_market(
+        context(0.03, yes_bid="0.08", yes_ask="0.10"), THRESHOLDS, CAPITAL, NOW
+    )
+    (no_side,) = opportunities
+    assert no_side.side == "no" and no_side.price == D("0.92")
+    assert abs(no_side.win_probability - 0.97) < 1e-12
+
+
+def test_edge_counts_the_exact_fee_for_the_count():
+    assert edge_after_fee(0.95, D("0.90"), D("0.63"), 100) == 0.95 - 0.90 - 0.0063
+    opportunities, _ = screen_market(context(0.92), THRESHOLDS, CAPITAL, NOW)
+    (yes_side,) = opportunities
+    assert 0.01 <= yes_side.screening_edge < 0.02 - 0.006
+
+
+def test_small_edge_is_screened_out():
+    _, exclusions = screen_market(context(0.912), THRESHOLDS, CAPITAL, NOW)
+    assert ("yes", "below_min_edge") in [(e.side, e.reason) for e in exclusions]
+
+
+def test_degenerate_and_missing_books_are_excluded_with_a_reason():
+    cases = {
+        "no_book": context(yes_bid=None),
+        "unknown_family": context(None),
+        "unsupported_fee_type": replace(context(), schedule=None),
+        "model_not_tradeable_here": replace(context(), tradeable=False),
+        "not_active": context(status="closed"),
+        "too_close_to_close": context(close_time=NOW + timedelta(seconds=30)),
+        "too_far_from_close": context(close_time=NOW + timedelta(days=30)),
+    }
+    for reason, ctx in cases.items():
+        opportunities, exclusions = screen_market(ctx, THRESHOLDS, CAPITAL, NOW)
+        assert opportunities == [] and [e.reason for e in exclusions] == [reason]
+    at_par = replace(context(0.99), quote=replace(quote(), yes_ask=D("1.00")))
+    _, exclusions = screen_market(at_par, THRESHOLDS, CAPITAL, NOW)
+    assert ("yes", "degenerate_price") in {(e.side, e.reason) for e in exclusions}
+    one_sided = replace(context(0.99), quote=replace(quote(), yes_ask=None))
+    _, exclusions = screen_market(one_sided, THRESHOLDS, CAPITAL, NOW)
+    assert [e.reason for e in exclusions] == ["no_book"]
+    no_offer = replace(context(0.99), quote=replace(quote(), no_ask=None))
+    _, exclusions = screen_market(no_offer, THRESHOLDS, CAPITAL, NOW)
+    assert ("no", "no_ask") in {(e.side, e.reason) for e in exclusions}
+
+
+def test_best_edge_is_sized_first_and_uses_up_the_group_cap():
+    contexts = [context(0.97, ticker=f"T{i}") for i in range(3)] + [context(0.99, ticker="BEST")]
+    opportunities = [o for c in contexts for o in screen_market(c, THRESHOLDS, CAPITAL, NOW)[0]]
+    candidates, exclusions, book = size_candidates(
+        opportunities, ExposureBook(), CAPITAL, ExposureCaps(), THRESHOLDS
+    )
+    assert candidates[0].ticker == "BEST"
+    assert [c.binding_cap for c in candidates] == ["position_cap"] * 3 + ["group_cap"]
+    assert D(1490) < book.group_exposure("weather_newyork") <= D(1500)
+    assert exclusion_counts(exclusions) == {}
+    for candidate in candidates:
+        assert candidate.cost == candidate.contracts * candidate.price + candidate.fee
+        assert candidate.edge >= THRESHOLDS.min_edge
+
+
+def test_existing_positions_count_against_caps():
+    held = ExposureBook((Holding("T", "E-T", "weather_newyork", "yes", 540, D(490)),))
+    opportunities, _ = screen_market(context(0.99), THRESHOLDS, CAPITAL, NOW)
+    candidates, exclusions, _ = size_candidates(
+        opportunities, held, CAPITAL, ExposureCaps(), THRESHOLDS
+    )
+    assert candidates == [] or candidates[0].cost <= D(10)
+    if not candidates:
+        assert exclusions[0].reason in {"zero_size_position_cap", "below_min_edge_after_caps"}
+
+
+def test_depth_limits_the_size_and_is_named():
+    opportunities, _ = screen_market(context(0.97), THRESHOLDS, CAPITAL, NOW)
+    candidates, _, _ = size_candidates(
+        opportunities, ExposureBook(), CAPITAL, ExposureCaps(), THRESHOLDS, {("T", "yes"): 40}
+    )
+    assert (candidates[0].contracts, candidates[0].binding_cap) == (40, "depth")
