@@ -1,0 +1,261 @@
+"""Kill switches (DESIGN §6): recorded state in, verdicts out.
+
+Each switch is a pure function returning a `Verdict` (passed, value, threshold, paused_until,
+reason). Missing inputs fail closed. Pauses are derived from recorded state (closed trades,
+fills, scans, `risk_events`), so they survive restarts without any process memory. A manual
+halt overrides every switch; switches only stop new entries.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime, time, timedelta
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+DAILY_LOSS = "daily_loss"
+LOSS_STREAK = "loss_streak"
+SLIPPAGE = "slippage"
+ERROR_BURST = "error_burst"
+STALE_BOOK = "stale_book"
+NO_FILLS = "no_fills"
+CORRELATION_BREACH = "correlation_breach"
+EXPOSURE_LIMITS = "exposure_limits"
+KILL_SWITCHES = (
+    DAILY_LOSS,
+    LOSS_STREAK,
+    SLIPPAGE,
+    ERROR_BURST,
+    STALE_BOOK,
+    NO_FILLS,
+    CORRELATION_BREACH,
+    EXPOSURE_LIMITS,
+)
+MANUAL_HALT = "manual_halt"
+TRIP, RESET, HALT, RESUME = "trip", "reset", "halt", "resume"
+
+
+@dataclass(frozen=True)
+class RiskLimits:
+    """DESIGN §6 thresholds; every one is deployment config."""
+
+    daily_loss_dollars: Decimal = Decimal(500)
+    daily_loss_fraction: Decimal = Decimal("0.05")
+    trading_timezone: str = "America/New_York"
+    loss_streak_length: int = 5
+    loss_streak_pause: timedelta = timedelta(hours=4)
+    max_median_slippage_bps: float = 50.0
+    slippage_fills: int = 10
+    max_api_errors: int = 10
+    error_window: timedelta = timedelta(minutes=60)
+    max_quote_age: timedelta = timedelta(seconds=30)
+    no_fill_scans: int = 20
+    position_fraction: Decimal = Decimal("0.05")
+    group_fraction: Decimal = Decimal("0.15")
+    total_fraction: Decimal = Decimal("0.20")
+
+
+@dataclass(frozen=True)
+class Verdict:
+    check: str
+    passed: bool
+    value: float | None
+    threshold: float | None
+    paused_until: datetime | None
+    reason: str
+
+
+@dataclass(frozen=True)
+class RiskEvent:
+    event_ts: datetime
+    check: str
+    kind: str
+    paused_until: datetime | None = None
+    reason: str = ""
+
+
+def cannot_evaluate(check: str, why: str) -> Verdict:
+    """Fail closed: a switch that cannot see its inputs never lets an order through."""
+    return Verdict(check, False, None, None, None, f"cannot evaluate, failing closed: {why}")
+
+
+def trading_day_start(now: datetime, timezone: str) -> datetime:
+    """Midnight of `now`'s trading day in the exchange's time zone."""
+    zone = ZoneInfo(timezone)
+    return datetime.combine(now.astimezone(zone).date(), time(0), zone)
+
+
+def next_trading_day(now: datetime, timezone: str) -> datetime:
+    return trading_day_start(now, timezone) + timedelta(days=1)
+
+
+def active_halt(events: Sequence[RiskEvent]) -> RiskEvent | None:
+    """The manual halt in force, if the latest halt/resume event is a halt."""
+    switches = [e for e in events if e.check == MANUAL_HALT and e.kind in (HALT, RESUME)]
+    latest = max(switches, key=lambda e: e.event_ts, default=None)
+    return latest if latest and latest.kind == HALT else None
+
+
+def last_reset(events: Sequence[RiskEvent], check: str) -> datetime | None:
+    resets = [e.event_ts for e in events if e.check == check and e.kind == RESET]
+    return max(resets, default=None)
+
+
+def honour_halt(verdict: Verdict, halt: RiskEvent | None) -> Verdict:
+    if halt is None:
+        return verdict
+    return replace(
+        verdict,
+        passed=False,
+        reason=f"manual halt since {halt.event_ts.isoformat()}: {halt.reason or 'no reason given'}",
+    )
+
+
+def daily_loss(
+    pnl_today: Decimal | None,
+    start_of_day_capital: Decimal | None,
+    now: datetime,
+    limits: RiskLimits,
+    events: Sequence[RiskEvent],
+) -> Verdict:
+    """Trips at P&L <= -min($500, 5% of start-of-day capital); blocks until the next day."""
+    paused = _active_pause(events, DAILY_LOSS, now)
+    if pnl_today is None or start_of_day_capital is None:
+        return cannot_evaluate(DAILY_LOSS, "no capital marks for today")
+    limit = min(limits.daily_loss_dollars, limits.daily_loss_fraction * start_of_day_capital)
+    value, threshold = float(pnl_today), -float(limit)
+    if paused:
+        return Verdict(DAILY_LOSS, False, value, threshold, paused, "daily loss limit hit today")
+    if pnl_today <= -limit:
+        until = next_trading_day(now, limits.trading_timezone)
+        reason = f"today's P&L {pnl_today:.2f} <= -{limit:.2f}"
+        return Verdict(DAILY_LOSS, False, value, threshold, until, reason)
+    return Verdict(DAILY_LOSS, True, value, threshold, None, "within the daily loss limit")
+
+
+def loss_streak(
+    recent_trades: Sequence[tuple[datetime, Decimal]], now: datetime, limits: RiskLimits
+) -> Verdict:
+    """`recent_trades`: (closed_at, net P&L) newest first. Pause 4 h from the latest loss."""
+    streak = limits.loss_streak_length
+    last = list(recent_trades[:streak])
+    losses = sum(1 for _, pnl in last if pnl < 0)
+    if len(last) < streak or losses < streak:
+        return Verdict(
+            LOSS_STREAK, True, losses, streak, None, f"{losses} of the last {len(last)} lost"
+        )
+    until = max(closed_at for closed_at, _ in last) + limits.loss_streak_pause
+    if now < until:
+        reason = f"the last {streak} closed trades all lost"
+        return Verdict(LOSS_STREAK, False, losses, streak, until, reason)
+    return Verdict(LOSS_STREAK, True, losses, streak, None, "loss-streak pause has lifted")
+
+
+def slippage(recent_slippage_bps: Sequence[float], limits: RiskLimits) -> Verdict:
+    """Median of the last N fills' slippage (since the last reset); needs N fills."""
+    needed = limits.slippage_fills
+    window = list(recent_slippage_bps[:needed])
+    if len(window) < needed:
+        reason = f"only {len(window)} of {needed} fills since the last reset"
+        return Verdict(SLIPPAGE, True, None, limits.max_median_slippage_bps, None, reason)
+    median = statistics.median(window)
+    passed = median <= limits.max_median_slippage_bps
+    reason = f"median slippage of the last {needed} fills is {median:.1f} bps"
+    return Verdict(SLIPPAGE, passed, median, limits.max_median_slippage_bps, None, reason)
+
+
+def error_burst(api_errors_in_window: int | None, limits: RiskLimits) -> Verdict:
+    if api_errors_in_window is None:
+        return cannot_evaluate(ERROR_BURST, "api_calls unavailable")
+    minutes = limits.error_window.total_seconds() / 60
+    passed = api_errors_in_window <= limits.max_api_errors
+    reason = f"{api_errors_in_window} API errors in the last {minutes:.0f} min"
+    return Verdict(ERROR_BURST, passed, api_errors_in_window, limits.max_api_errors, None, reason)
+
+
+def stale_book(oldest_used_quote: datetime | None, now: datetime, limits: RiskLimits) -> Verdict:
+    """`oldest_used_quote` is None when this cycle trades nothing: nothing can be stale."""
+    threshold = limits.max_quote_age.total_seconds()
+    if oldest_used_quote is None:
+        return Verdict(STALE_BOOK, True, 0.0, threshold, None, "no quotes used this cycle")
+    age = (now - oldest_used_quote).total_seconds()
+    reason = f"oldest quote used is {age:.1f}s old"
+    return Verdict(STALE_BOOK, age <= threshold, age, threshold, None, reason)
+
+
+def no_fills(fills_per_ordering_scan: Sequence[int], limits: RiskLimits) -> Verdict:
+    """Fill counts of the latest scans that sent orders (since the last reset), newest first."""
+    needed = limits.no_fill_scans
+    window = list(fills_per_ordering_scan[:needed])
+    empty = sum(1 for fills in window if fills == 0)
+    if len(window) < needed or empty < needed:
+        reason = f"{empty} of the last {len(window)} ordering scans got no fill"
+        return Verdict(NO_FILLS, True, empty, needed, None, reason)
+    reason = f"the last {needed} scans that sent orders got no fill"
+    return Verdict(NO_FILLS, False, empty, needed, None, reason)
+
+
+def correlation_breach(
+    group_exposures: Mapping[str, Decimal], capital: Decimal | None, limits: RiskLimits
+) -> Verdict:
+    """Worst-case loss of any group, positions plus proposed orders, against 15% of capital."""
+    if not capital or capital <= 0:
+        return cannot_evaluate(CORRELATION_BREACH, "capital unknown")
+    cap = limits.group_fraction * capital
+    worst_group, worst = max(
+        group_exposures.items(), key=lambda kv: kv[1], default=("", Decimal(0))
+    )
+    passed = worst <= cap
+    reason = f"largest group {worst_group or '-'} risks {worst:.2f} of a {cap:.2f} cap"
+    return Verdict(
+        CORRELATION_BREACH,
+        passed,
+        float(worst / capital),
+        float(limits.group_fraction),
+        None,
+        reason,
+    )
+
+
+def exposure_limits(
+    total_exposure: Decimal,
+    position_exposures: Mapping[str, Decimal],
+    capital: Decimal | None,
+    limits: RiskLimits,
+) -> Verdict:
+    if not capital or capital <= 0:
+        return cannot_evaluate(EXPOSURE_LIMITS, "capital unknown")
+    largest_ticker, largest = _largest(position_exposures)
+    total_cap = limits.total_fraction * capital
+    position_cap = limits.position_fraction * capital
+    total_ok, position_ok = total_exposure <= total_cap, largest <= position_cap
+    reason = (
+        f"total {total_exposure:.2f} (cap {total_cap:.2f}), largest position "
+        f"{largest_ticker or '-'} {largest:.2f} (cap {position_cap:.2f})"
+    )
+    return Verdict(
+        EXPOSURE_LIMITS,
+        total_ok and position_ok,
+        float(total_exposure / capital),
+        float(limits.total_fraction),
+        None,
+        reason,
+    )
+
+
+def _largest(exposures: Mapping[str, Decimal]) -> tuple[str, Decimal]:
+    return max(exposures.items(), key=lambda item: item[1], default=("", Decimal(0)))
+
+
+def _active_pause(events: Sequence[RiskEvent], check: str, now: datetime) -> datetime | None:
+    """The latest trip's pause, unless a reset came after it or it has run out."""
+    trips = [e for e in events if e.check == check and e.kind == TRIP and e.paused_until]
+    latest = max(trips, key=lambda e: e.event_ts, default=None)
+    if latest is None or latest.paused_until is None or latest.paused_until <= now:
+        return None
+    reset = last_reset(events, check)
+    if reset is not None and reset >= latest.event_ts:
+        return None
+    return latest.paused_until

@@ -1,0 +1,88 @@
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+from flb_pipeline.core import risk
+from flb_pipeline.core.risk import RiskEvent, RiskLimits
+
+D = Decimal
+NOW = datetime(2026, 11, 29, 20, 0, tzinfo=UTC)  # 15:00 in New York
+LIMITS = RiskLimits()
+
+
+def test_daily_loss_trips_at_the_smaller_limit_and_pauses_to_ny_midnight():
+    small = risk.daily_loss(D("-250"), D(5_000), NOW, LIMITS, [])
+    assert not small.passed and small.threshold == -250.0
+    assert small.paused_until == datetime(2026, 11, 30, 5, 0, tzinfo=UTC)
+    assert risk.daily_loss(D("-249.99"), D(5_000), NOW, LIMITS, []).passed
+    big = risk.daily_loss(D("-499"), D(100_000), NOW, LIMITS, [])
+    assert big.passed and big.threshold == -500.0
+
+
+def test_daily_loss_pause_holds_after_recovery_until_the_next_day():
+    trip = RiskEvent(NOW - timedelta(hours=1), risk.DAILY_LOSS, risk.TRIP, NOW + timedelta(hours=9))
+    assert not risk.daily_loss(D(10), D(5_000), NOW, LIMITS, [trip]).passed
+    tomorrow = NOW + timedelta(hours=10)
+    assert risk.daily_loss(D(10), D(5_000), tomorrow, LIMITS, [trip]).passed
+    reset = RiskEvent(NOW - timedelta(minutes=5), risk.DAILY_LOSS, risk.RESET)
+    assert risk.daily_loss(D(10), D(5_000), NOW, LIMITS, [trip, reset]).passed
+
+
+def test_daily_loss_fails_closed_without_capital():
+    verdict = risk.daily_loss(None, None, NOW, LIMITS, [])
+    assert not verdict.passed and "failing closed" in verdict.reason
+
+
+def test_loss_streak_pauses_four_hours_from_the_latest_loss():
+    losses = [(NOW - timedelta(minutes=m), D("-1")) for m in (10, 20, 30, 40, 50)]
+    verdict = risk.loss_streak(losses, NOW, LIMITS)
+    assert not verdict.passed
+    assert verdict.paused_until == NOW - timedelta(minutes=10) + timedelta(hours=4)
+    assert risk.loss_streak(losses, verdict.paused_until, LIMITS).passed
+    one_win = [*losses[:4], (NOW - timedelta(hours=1), D("0.5"))]
+    assert risk.loss_streak(one_win, NOW, LIMITS).passed
+    assert risk.loss_streak(losses[:4], NOW, LIMITS).passed
+
+
+def test_slippage_needs_ten_fills_and_uses_the_median():
+    assert risk.slippage([500.0] * 9, LIMITS).passed
+    verdict = risk.slippage([100.0] * 6 + [0.0] * 4, LIMITS)
+    assert not verdict.passed and verdict.value == 100.0
+    assert risk.slippage([100.0] * 5 + [0.0] * 5, LIMITS).passed
+
+
+def test_error_burst_more_than_ten():
+    assert risk.error_burst(10, LIMITS).passed
+    assert not risk.error_burst(11, LIMITS).passed
+    assert not risk.error_burst(None, LIMITS).passed
+
+
+def test_stale_book_thirty_seconds():
+    assert risk.stale_book(NOW - timedelta(seconds=30), NOW, LIMITS).passed
+    stale = risk.stale_book(NOW - timedelta(seconds=31), NOW, LIMITS)
+    assert not stale.passed and stale.value == 31.0
+    assert risk.stale_book(None, NOW, LIMITS).passed
+
+
+def test_no_fills_after_twenty_ordering_scans_without_a_fill():
+    assert risk.no_fills([0] * 19, LIMITS).passed
+    assert not risk.no_fills([0] * 20, LIMITS).passed
+    assert risk.no_fills([0] * 19 + [3], LIMITS).passed
+
+
+def test_correlation_breach_and_exposure_limits():
+    assert risk.correlation_breach({"g": D(1500)}, D(10_000), LIMITS).passed
+    breach = risk.correlation_breach({"g": D(1500.01), "h": D(1)}, D(10_000), LIMITS)
+    assert not breach.passed and "g" in breach.reason
+    assert not risk.correlation_breach({}, None, LIMITS).passed
+    assert risk.exposure_limits(D(2000), {"t": D(500)}, D(10_000), LIMITS).passed
+    assert not risk.exposure_limits(D(2000.5), {"t": D(1)}, D(10_000), LIMITS).passed
+    assert not risk.exposure_limits(D(600), {"t": D(500.5)}, D(10_000), LIMITS).passed
+
+
+def test_manual_halt_overrides_a_passing_switch_until_resumed():
+    halt = RiskEvent(NOW - timedelta(hours=1), risk.MANUAL_HALT, risk.HALT, reason="fed day")
+    passing = risk.error_burst(0, LIMITS)
+    halted = risk.honour_halt(passing, risk.active_halt([halt]))
+    assert not halted.passed and "fed day" in halted.reason
+    resume = RiskEvent(NOW, risk.MANUAL_HALT, risk.RESUME)
+    assert risk.active_halt([halt, resume]) is None
