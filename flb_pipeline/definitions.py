@@ -10,19 +10,24 @@ from flb_pipeline.defs.schedules import SCHEDULES
 from flb_pipeline.settings import Settings
 
 
-def build_definitions(settings: Settings) -> dg.Definitions:
-    """Definitions wired to one deployment's settings (tests pass their own)."""
-    exchange = ExchangeResource(
+def build_definitions(
+    settings: Settings,
+    *,
+    exchange: ExchangeResource | None = None,
+    store: StoreResource | None = None,
+) -> dg.Definitions:
+    """Definitions wired to one deployment's settings; tests may hand in tuned resources."""
+    exchange = exchange or ExchangeResource(
         exchange=settings.exchange, base_url=settings.exchange_url, execution=settings.execution
     )
-    clock_source = "exchange" if settings.exchange == "sim" else "system"
+    clock_source = "exchange" if exchange.exchange == "sim" else "system"
     return dg.Definitions(
         assets=[market_snapshots, settled_history],
         asset_checks=SNAPSHOT_CHECKS,
         jobs=JOBS,
         schedules=SCHEDULES,
         resources={
-            "store": StoreResource(db_path=settings.db_path),
+            "store": store or StoreResource(db_path=settings.db_path),
             "exchange": exchange,
             "clock": ClockResource(exchange=exchange, source=clock_source),
         },

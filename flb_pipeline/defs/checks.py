@@ -9,9 +9,23 @@ from flb_pipeline.defs.assets.ingest import market_snapshots
 from flb_pipeline.defs.resources import StoreResource
 from flb_pipeline.defs.session import DUCKDB_POOL
 from flb_pipeline.store import StoreLocked
-from flb_pipeline.store.snapshots import crossed_books, duplicate_tickers, prices_out_of_bounds
+from flb_pipeline.store.snapshots import (
+    crossed_books,
+    duplicate_tickers,
+    prices_out_of_bounds,
+    scan_summary,
+)
 
 EXAMPLES_SHOWN = 10
+
+
+def _cannot_evaluate(scan_id: str, error: Exception) -> dg.AssetCheckResult:
+    return dg.AssetCheckResult(
+        passed=False,
+        severity=dg.AssetCheckSeverity.ERROR,
+        description=f"cannot evaluate, failing closed: {error}",
+        metadata={"scan_id": scan_id},
+    )
 
 
 def _snapshot_quality(
@@ -24,12 +38,7 @@ def _snapshot_quality(
         with store.store().connect() as con:
             offenders = find_offenders(con, scan_id)
     except (StoreLocked, duckdb.Error) as error:
-        return dg.AssetCheckResult(
-            passed=False,
-            severity=dg.AssetCheckSeverity.ERROR,
-            description=f"cannot evaluate, failing closed: {error}",
-            metadata={"scan_id": scan_id},
-        )
+        return _cannot_evaluate(scan_id, error)
     return dg.AssetCheckResult(
         passed=not offenders,
         severity=dg.AssetCheckSeverity.ERROR,
@@ -60,4 +69,28 @@ def unique_tickers(market_snapshots: str, store: StoreResource) -> dg.AssetCheck
     return _snapshot_quality(store, market_snapshots, duplicate_tickers, "a duplicate row")
 
 
-SNAPSHOT_CHECKS = [no_crossed_books, prices_within_bounds, unique_tickers]
+@dg.asset_check(asset=market_snapshots, blocking=True, pool=DUCKDB_POOL)
+def complete_records(market_snapshots: str, store: StoreResource) -> dg.AssetCheckResult:
+    """Records the exchange sent without a required field were skipped and counted; a scan
+    with holes is kept for the record but never traded on."""
+    try:
+        with store.store().connect() as con:
+            summary = scan_summary(con, market_snapshots)
+    except (StoreLocked, duckdb.Error, KeyError) as error:
+        return _cannot_evaluate(market_snapshots, error)
+    return dg.AssetCheckResult(
+        passed=summary.invalid_records == 0,
+        severity=dg.AssetCheckSeverity.ERROR,
+        description=(
+            f"{summary.invalid_records} market record(s) lacked a required field"
+            if summary.invalid_records
+            else None
+        ),
+        metadata={
+            "scan_id": market_snapshots,
+            "invalid_records": dg.MetadataValue.int(summary.invalid_records),
+        },
+    )
+
+
+SNAPSHOT_CHECKS = [no_crossed_books, prices_within_bounds, unique_tickers, complete_records]

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import dagster as dg
+import httpx
 from pydantic import PrivateAttr
 
 from flb_pipeline.core.modes import TradingMode, resolve_trading_mode
@@ -52,6 +53,7 @@ class ExchangeResource(dg.ConfigurableResource):
     reads_per_s: float = 20.0
     writes_per_s: float = 10.0
     max_attempts: int = 4
+    markets_page_limit: int = 1000
     embedded_port: int = 8765
     embedded_seed: int = 7
     _resolved_url: str | None = PrivateAttr(default=None)
@@ -86,6 +88,7 @@ class ExchangeResource(dg.ConfigurableResource):
             reads_per_s=self.reads_per_s,
             writes_per_s=self.writes_per_s,
             max_attempts=self.max_attempts,
+            markets_page_limit=self.markets_page_limit,
         )
         if now is None:
             return KalshiClient(settings, _credentials_from_env())
@@ -105,7 +108,11 @@ class ClockResource(dg.ConfigurableResource):
 
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
         if self.source == "exchange":
-            self._offset_s = simulator_now(self.exchange.url()) - time.time()
+            url = self.exchange.url()
+            try:
+                self._offset_s = simulator_now(url) - time.time()
+            except httpx.HTTPError as error:
+                raise dg.Failure(f"cannot read the simulator clock at {url}: {error}") from error
         elif self.source != "system":
             raise dg.Failure(f"clock source {self.source!r} is not one of system, exchange")
 

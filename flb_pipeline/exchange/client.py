@@ -413,9 +413,11 @@ class KalshiClient:
 
     def _record_invalid(self, path: str, invalid: list[SchemaError]) -> None:
         """Each record we had to skip counts as an API error (error_burst sees it)."""
-        for error in invalid:
-            log.warning("GET %s: skipped a record: %s", path, error)
-            self.calls.append(ApiCall(self._now(), "GET", path, 200, 0.0, error.error_class))
+        if not invalid:
+            return
+        log.warning("GET %s: skipped %d record(s), first: %s", path, len(invalid), invalid[0])
+        now = self._now()
+        self.calls.extend(ApiCall(now, "GET", path, 200, 0.0, e.error_class) for e in invalid)
 
     def _raise_invalid(self, path: str, invalid: list[SchemaError]) -> None:
         """Portfolio records are never skipped: a ledger with holes is worse than none."""

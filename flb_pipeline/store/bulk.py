@@ -49,14 +49,14 @@ def append(
     *,
     on_conflict: Conflict = "error",
 ) -> int:
-    """Insert a columnar batch into `table`; returns the number of rows offered."""
-    batch = pa.table(dict(columns))
-    if batch.num_rows == 0:
+    """Insert a columnar batch into `table`; returns the number of rows offered.
+
+    DuckDB reads `arrow_batch` straight from this frame's locals (a replacement scan):
+    zero-copy, and unlike `register` it works while an earlier result is still open.
+    """
+    arrow_batch = pa.table(dict(columns))
+    if arrow_batch.num_rows == 0:
         return 0
-    names = ", ".join(batch.column_names)
-    con.register("arrow_batch", batch)
-    try:
-        con.execute(f"{_VERB[on_conflict]} INTO {table} ({names}) SELECT {names} FROM arrow_batch")
-    finally:
-        con.unregister("arrow_batch")
-    return batch.num_rows
+    names = ", ".join(arrow_batch.column_names)
+    con.execute(f"{_VERB[on_conflict]} INTO {table} ({names}) SELECT {names} FROM arrow_batch")
+    return arrow_batch.num_rows

@@ -69,7 +69,7 @@ def market_snapshots(
     clock: ClockResource,
 ) -> dg.Output[str]:
     started_at = clock.now()
-    scan_id = f"{started_at:%Y%m%dT%H%M%S%f}Z-{context.run_id[:8]}"
+    scan_id = f"{started_at:%Y%m%dT%H%M%S%f}Z-{context.run.run_id[:8]}"
     tally = ScanTally()
     started = time.perf_counter()
     with (
@@ -112,7 +112,7 @@ def _universe(client: KalshiClient, config: SnapshotConfig) -> list[str | None]:
 
 
 def _scan_metadata(summary: ScanSummary, now: datetime) -> dict[str, dg.MetadataValue | str]:
-    oldest_age = (now - summary.oldest_quote_ts).total_seconds() if summary.oldest_quote_ts else 0
+    oldest_age = (now - summary.oldest_quote_ts).total_seconds() if summary.oldest_quote_ts else 0.0
     return {
         "scan_id": summary.scan_id,
         "rows": dg.MetadataValue.int(summary.markets),
@@ -183,8 +183,7 @@ def _fetch_candles(
         start_ts = int(min(open_time for _, open_time, _ in batch).timestamp())
         end_ts = int(max(close_time for _, _, close_time in batch).timestamp())
         candles = client.candlesticks(tickers, start_ts, end_ts, period_minutes)
-        for points in candles.values():
-            stored += append_price_points(con, points)
+        stored += append_price_points(con, [p for points in candles.values() for p in points])
         mark_prices_fetched(con, tickers, fetched_at)
     return stored
 

@@ -1,0 +1,66 @@
+"""`flb`: the demo, the simulator, the UI and operator commands (DESIGN §8)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+
+from flb_pipeline import operations
+
+Command = Callable[[argparse.Namespace], int]
+
+
+def _sim_arguments(parser: argparse.ArgumentParser) -> None:
+    world = parser.add_argument_group("simulated world")
+    world.add_argument("--seed", type=int, default=7)
+    world.add_argument("--markets", type=int, default=400, help="open markets to keep listed")
+    world.add_argument("--lifetime", type=float, default=1200.0, help="market lifetime, seconds")
+    world.add_argument("--history-days", type=float, default=2.0)
+    world.add_argument("--history-events", type=int, default=600)
+    world.add_argument("--flb-slope", type=float, default=1.09, help="b in logit(p_true)")
+    world.add_argument("--clock", choices=["realtime", "manual"], default="realtime")
+    faults = parser.add_argument_group("fault injection (also live under /_sim/faults)")
+    faults.add_argument("--error-rate", type=float, default=0.0)
+    faults.add_argument("--burst-429", type=int, default=0)
+    faults.add_argument("--latency-ms", type=float, default=0.0)
+    faults.add_argument("--malformed-rate", type=float, default=0.0)
+    faults.add_argument("--frozen-books", action="store_true")
+    faults.add_argument("--reject-orders", default=None, metavar="CODE")
+    faults.add_argument("--partial-fill-ratio", type=float, default=None)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="flb", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    demo = commands.add_parser("demo", help="simulator + history + trading through Dagster")
+    demo.add_argument("--markets", type=int, default=300)
+    demo.add_argument("--snapshots", type=int, default=3)
+    demo.add_argument("--seed", type=int, default=7)
+    demo.set_defaults(run=operations.demo)
+
+    sim = commands.add_parser("sim", help="serve the Kalshi-compatible simulator")
+    sim.add_argument("--host", default="127.0.0.1")
+    sim.add_argument("--port", type=int, default=8765)
+    _sim_arguments(sim)
+    sim.set_defaults(run=operations.sim)
+
+    ui = commands.add_parser("ui", help="simulator + `dagster dev` (webserver and daemon)")
+    ui.add_argument("--port", type=int, default=3000)
+    ui.add_argument("--sim-port", type=int, default=8765)
+    ui.set_defaults(run=operations.ui)
+
+    status = commands.add_parser("status", help="what the store holds and what blocks trading")
+    status.set_defaults(run=operations.status)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    run: Command = args.run
+    return run(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,93 @@
+"""What the `flb` commands do. Everything that trades goes through Dagster jobs."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+from flb_pipeline.exchange.simulator import FaultConfig, SimConfig, serve_forever
+from flb_pipeline.settings import DEFAULT_DAGSTER_HOME, Settings
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+DEMO_DB = Path("data/demo/flb.duckdb")
+
+
+def dagster_home() -> Path:
+    """DAGSTER_HOME (default data/dagster_home) holding the project's dagster.yaml."""
+    home = Path(os.environ.get("DAGSTER_HOME") or DEFAULT_DAGSTER_HOME).resolve()
+    home.mkdir(parents=True, exist_ok=True)
+    source = PROJECT_ROOT / "dagster.yaml"
+    target = home / "dagster.yaml"
+    if source.is_file() and (not target.exists() or target.read_text() != source.read_text()):
+        shutil.copyfile(source, target)
+    os.environ["DAGSTER_HOME"] = str(home)
+    return home
+
+
+def sim_config_from(args: argparse.Namespace) -> SimConfig:
+
+    faults = FaultConfig(
+        error_rate=args.error_rate,
+        burst_429=args.burst_429,
+        latency_ms=args.latency_ms,
+        malformed_rate=args.malformed_rate,
+        frozen_books=args.frozen_books,
+        reject_orders=args.reject_orders,
+        partial_fill_ratio=args.partial_fill_ratio,
+    )
+    return SimConfig(
+        seed=args.seed,
+        markets_target=args.markets,
+        market_lifetime_s=args.lifetime,
+        history_days=args.history_days,
+        history_events=args.history_events,
+        flb_slope=args.flb_slope,
+        clock_mode=args.clock,
+        faults=faults,
+    )
+
+
+def sim(args: argparse.Namespace) -> int:
+    config = sim_config_from(args)
+    print(f"simulator on http://{args.host}:{args.port}/trade-api/v2 (seed {config.seed})")
+    serve_forever(config, args.host, args.port)
+    return 0
+
+
+def ui(args: argparse.Namespace) -> int:
+    from flb_pipeline.exchange.embedded import ensure_embedded_simulator
+
+    home = dagster_home()
+    url = ensure_embedded_simulator(port=args.sim_port)
+    env = {**os.environ, "FLB_EXCHANGE_URL": url, "DAGSTER_HOME": str(home)}
+    print(f"simulator: {url}\nDagster UI: http://127.0.0.1:{args.port}")
+    dagster = shutil.which("dagster") or "dagster"
+    command = [dagster, "dev", "-w", "workspace.yaml", "-p", str(args.port)]
+    return subprocess.call(command, cwd=PROJECT_ROOT, env=env)
+
+
+def status(args: argparse.Namespace) -> int:
+    from flb_pipeline.store import Store
+    from flb_pipeline.store.snapshots import table_counts
+
+    settings = Settings.from_env()
+    with Store(settings.db_path).connect() as con:
+        counts = table_counts(con)
+    print(f"store: {settings.db_path}")
+    print_table(["table", "rows"], [[name, str(rows)] for name, rows in counts.items()])
+    return 0
+
+
+def demo(args: argparse.Namespace) -> int:
+    from flb_pipeline.demo import run_demo
+
+    return run_demo(seed=args.seed, markets=args.markets, snapshots=args.snapshots)
+
+
+def print_table(header: list[str], rows: list[list[str]]) -> None:
+    widths = [max(len(str(cell)) for cell in column) for column in zip(header, *rows, strict=False)]
+    for row in [header, ["-" * w for w in widths], *rows]:
+        print("  ".join(str(cell).ljust(width) for cell, width in zip(row, widths, strict=False)))
