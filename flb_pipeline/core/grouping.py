@@ -8,7 +8,10 @@ group or the cap is an illusion. Three layers, each of which only ever merges:
 2. events with the same heuristic key (`weather_california` holds Los Angeles and San
    Francisco) share a driver;
 3. markets whose recent price changes are correlated (|corr| at or above the threshold, average
-   linkage) merge their groups, catching links that no heuristic names.
+   linkage) merge their groups, catching links that no heuristic names. Only correlations
+   that are significant across all pairs tested (Fisher z, Bonferroni) count: among a
+   thousand independent markets, chance alone gives hundreds of pairs above 0.5 over a few
+   dozen scans, and average linkage would chain them into one giant group.
 
 A group id is the sorted heuristic keys of the group joined with "+": readable in the UI and
 stable from scan to scan whenever the membership is.
@@ -25,6 +28,7 @@ from scipy.cluster.hierarchy import fcluster, linkage
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 from scipy.spatial.distance import squareform
+from scipy.special import ndtri
 
 METHOD_HEURISTIC = "event+heuristic"
 METHOD_CORRELATION = "event+heuristic+correlation"
@@ -89,6 +93,7 @@ def build_groups(
     correlation_threshold: float = 0.5,
     min_observations: int = 20,
     max_clustered_markets: int = 1500,
+    significance: float = 0.01,
 ) -> Grouping:
     """Group open markets by event, heuristic key and, given price history, correlation.
 
@@ -109,7 +114,7 @@ def build_groups(
         return Grouping(_by_ticker(key_of, base_group_of), METHOD_HEURISTIC, [], 0)
     market_group = [base_group_of[key_of[ticker]] for ticker in tickers]
     spanning, merges = _correlation_merges(
-        changes, np.array(market_group), correlation_threshold, min_observations
+        changes, np.array(market_group), correlation_threshold, min_observations, significance
     )
     cluster_links = [
         (key_of[tickers[members[0]]], key_of[tickers[other]])
@@ -175,11 +180,16 @@ def _by_ticker(key_of: dict[str, str], group_of_key: dict[str, str]) -> dict[str
 
 
 def _correlation_merges(
-    changes: np.ndarray, market_group: np.ndarray, threshold: float, min_observations: int
+    changes: np.ndarray,
+    market_group: np.ndarray,
+    threshold: float,
+    min_observations: int,
+    significance: float,
 ) -> tuple[list[np.ndarray], list[GroupMerge]]:
     """The clusters of co-moving markets that straddle groups (as column indices of
     `changes`), and a merge record for each, ordered by the groups they join."""
-    correlation = _pairwise_correlation(changes, min_observations)
+    correlation, overlap = _pairwise_correlation(changes, min_observations)
+    correlation = _significant_only(correlation, overlap, significance)
     spanning = _clusters_spanning_groups(_cluster_labels(correlation, threshold), market_group)
     merges = [_merge_record(members, market_group, correlation) for members in spanning]
     return spanning, sorted(merges, key=lambda merge: merge.group_keys)
@@ -223,7 +233,7 @@ def _masked_moments(
     return variance, (filled**2).sum(axis=0) / n
 
 
-def _pairwise_correlation(changes: np.ndarray, min_overlap: int) -> np.ndarray:
+def _pairwise_correlation(changes: np.ndarray, min_overlap: int) -> tuple[np.ndarray, np.ndarray]:
     """Pearson correlation of every pair over the scans where both have a change.
 
     All pairs at once with matrix products. A pair with fewer than `min_overlap` common
@@ -241,7 +251,24 @@ def _pairwise_correlation(changes: np.ndarray, min_overlap: int) -> np.ndarray:
         correlation = covariance / np.sqrt(variance * variance.T)
     varies = variance > _RELATIVE_VARIANCE_FLOOR * squares
     usable = (overlap >= min_overlap) & varies & varies.T
-    return np.where(usable, np.clip(correlation, -1.0, 1.0), 0.0)
+    return np.where(usable, np.clip(correlation, -1.0, 1.0), 0.0), overlap
+
+
+def _significant_only(
+    correlation: np.ndarray, overlap: np.ndarray, significance: float
+) -> np.ndarray:
+    """Zero every correlation that chance explains at family-wise level `significance`.
+
+    Fisher z = atanh(r)·sqrt(n - 3) is standard normal for independent series; the critical
+    value is Bonferroni-corrected for the number of pairs tested.
+    """
+    n_markets = correlation.shape[0]
+    pairs = max(1, n_markets * (n_markets - 1) // 2)
+    critical = ndtri(1 - significance / (2 * pairs))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        fisher = np.arctanh(np.clip(correlation, -0.999999, 0.999999))
+        z = np.abs(fisher) * np.sqrt(np.maximum(overlap - 3, 0))
+    return np.where(z >= critical, correlation, 0.0)
 
 
 def _cluster_labels(correlation: np.ndarray, threshold: float) -> np.ndarray:

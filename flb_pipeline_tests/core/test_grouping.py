@@ -233,3 +233,17 @@ def test_inputs_that_would_corrupt_groups_are_rejected(index_markets):
         PriceHistory(["A", "B"], np.zeros((5, 3)))
     with pytest.raises(ValueError, match="correlation_threshold"):
         build_groups(index_markets, correlation_threshold=0.0)
+
+
+def test_chance_correlations_among_many_independent_markets_do_not_merge():
+    """1,500 independent random walks over 60 scans: hundreds of pairs exceed |r| = 0.5 by
+    chance, none survives the family-wise significance test, so no group is merged."""
+    rng = np.random.default_rng(3)
+    n_markets, n_scans = 1500, 60
+    markets = [GroupingMarket(f"T{i}", f"E{i}", f"S{i}", "f", f"k{i}") for i in range(n_markets)]
+    mids = 0.5 + np.cumsum(rng.normal(0, 0.01, (n_scans, n_markets)), axis=0)
+    mids[rng.random(mids.shape) < 0.1] = np.nan
+    grouping = build_groups(markets, PriceHistory([m.ticker for m in markets], mids))
+    assert grouping.method == METHOD_CORRELATION
+    assert grouping.merges == []
+    assert len(set(grouping.group_of.values())) == n_markets
