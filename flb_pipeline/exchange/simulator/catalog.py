@@ -11,6 +11,7 @@ differ only in how those sets are laid out around the event's centre:
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass
 
@@ -165,14 +166,26 @@ def market_sets(
 
 def _brackets(edges: list[float], series: SeriesSpec) -> list[MarketSet]:
     unit = series.unit
-    sets = [MarketSet(-INF, edges[0], f"T{edges[0]:g}", f"{edges[0]:g}{unit} or below", "less",
-                      None, edges[0])]
-    for floor, cap in zip(edges, edges[1:], strict=False):
+    sets = [
+        MarketSet(
+            -INF, edges[0], f"T{edges[0]:g}", f"{edges[0]:g}{unit} or below", "less", None, edges[0]
+        )
+    ]
+    for floor, cap in itertools.pairwise(edges):
         label = _tidy((floor + cap) / 2)
         sub_title = f"{floor:g}{unit} to {cap:g}{unit}"
         sets.append(MarketSet(floor, cap, f"B{label:g}", sub_title, "between", floor, cap))
-    sets.append(MarketSet(edges[-1], INF, f"T{edges[-1]:g}", f"{edges[-1]:g}{unit} or above",
-                          "greater", edges[-1], None))
+    sets.append(
+        MarketSet(
+            edges[-1],
+            INF,
+            f"T{edges[-1]:g}",
+            f"{edges[-1]:g}{unit} or above",
+            "greater",
+            edges[-1],
+            None,
+        )
+    )
     return sets
 
 

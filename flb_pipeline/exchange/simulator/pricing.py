@@ -51,8 +51,8 @@ def quotes(
     width = spread[:, None]
     bid = np.floor(price * 100.0 - width / 2.0 + 0.5).astype(np.int64)
     ask = bid + width
-    bid = np.where((bid >= 1) & (bid <= 99), bid, np.where(bid > 99, 99, NO_BID))
-    ask = np.where((ask >= 1) & (ask <= 99), ask, np.where(ask < 1, 1, NO_ASK))
+    bid = np.where(bid > 99, 99, np.where(bid < 1, NO_BID, bid))
+    ask = np.where(ask < 1, 1, np.where(ask > 99, NO_ASK, ask))
     return bid.astype(np.int16), ask.astype(np.int16)
 
 
@@ -77,8 +77,12 @@ def background_trades(
     yes_price = np.where(lifts_ask, ask, bid).astype(np.int16)
     happens &= np.where(lifts_ask, ask < NO_ASK, bid > NO_BID)
     count = np.where(happens, size, 0).astype(np.int32)
-    return TradeTape(count, np.where(happens, yes_price, 0).astype(np.int16),
-                     np.cumsum(count, axis=1), _forward_fill(yes_price, happens))
+    return TradeTape(
+        count,
+        np.where(happens, yes_price, 0).astype(np.int16),
+        np.cumsum(count, axis=1),
+        _forward_fill(yes_price, happens),
+    )
 
 
 def _forward_fill(values: NDArray[np.int16], present: NDArray[np.bool_]) -> NDArray[np.int16]:

@@ -1,0 +1,254 @@
+"""Market-data JSON exactly as Kalshi's Trade API v2 shapes it (series, events, markets, books).
+
+Prices go out twice, as integer cents and as four-decimal dollar strings; counts also as
+`*_fp` strings. Static parts of a market (titles, times, strikes) are built once per event;
+dynamic parts come from one vectorised `World.market_data` call per page.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from flb_pipeline.exchange.simulator.book import Book
+from flb_pipeline.exchange.simulator.catalog import FamilySpec, MarketSet, SeriesSpec
+from flb_pipeline.exchange.simulator.exchange import Exchange
+from flb_pipeline.exchange.simulator.pricing import NO_ASK, NO_BID
+from flb_pipeline.exchange.simulator.units import count_fp, dollars, iso
+from flb_pipeline.exchange.simulator.world import SETTLED, STATUS_NAMES, Event, MarketRow
+
+_DOLLARS = [dollars(cents) for cents in range(101)]
+_PRICE_RANGES = [{"start": "0.0100", "end": "0.9900", "step": "0.0100"}]
+_COLLATERAL_RETURN = {True: "MECNET", False: "DIRECNET"}
+_SETTLEMENT_SOURCES = {
+    "weather": {"name": "National Weather Service", "url": "https://www.weather.gov/"},
+    "index": {"name": "S&P Dow Jones Indices", "url": "https://www.spglobal.com/spdji/"},
+    "economics": {"name": "Bureau of Labor Statistics", "url": "https://www.bls.gov/"},
+    "sports": {"name": "League official results", "url": "https://www.espn.com/"},
+}
+
+
+def series_json(family: FamilySpec, series: SeriesSpec) -> dict[str, Any]:
+    return {
+        "ticker": series.ticker,
+        "frequency": "daily",
+        "title": _series_title(family, series),
+        "category": family.category,
+        "tags": list(series.tags),
+        "settlement_sources": [_SETTLEMENT_SOURCES[family.name]],
+        "contract_url": f"https://kalshi.com/series/{series.ticker.lower()}",
+        "contract_terms_url": f"https://kalshi.com/series/{series.ticker.lower()}/terms",
+        "fee_type": family.fee_type,
+        "fee_multiplier": 1,
+        "additional_prohibitions": [],
+    }
+
+
+def _series_title(family: FamilySpec, series: SeriesSpec) -> str:
+    if family.name == "weather":
+        return f"Highest temperature in {series.subject}"
+    if family.name == "sports":
+        return f"{series.subject} game winner"
+    return series.subject
+
+
+def event_titles(event: Event, close: datetime) -> tuple[str, str]:
+    """(title, sub_title) of an event, Kalshi-like wording per family."""
+    subject = event.series.subject
+    day = f"{close:%b} {close.day}, {close.year}"
+    if event.family.name == "weather":
+        return f"Highest temperature in {subject} on {day}?", f"On {day}"
+    if event.family.name == "sports":
+        home, away = event.teams
+        return f"{away} at {home} winner?", f"{away} at {home} ({day})"
+    if event.family.name == "index":
+        return f"{subject} range at {close:%H:%M} UTC on {day}?", f"At {close:%H:%M} UTC, {day}"
+    return f"{subject} on {day}?", f"Release of {day}"
+
+
+class MarketWire:
+    """Builds market and event JSON for one exchange, caching per-event static fields."""
+
+    def __init__(self, exchange: Exchange) -> None:
+        self._exchange = exchange
+        self._event_static: dict[int, dict[str, Any]] = {}
+
+    def event_json(self, event: Event, *, nested_markets: bool) -> dict[str, Any]:
+        close = datetime.fromtimestamp(self._exchange.world.tick_ts(event.close_tick), UTC)
+        title, sub_title = event_titles(event, close)
+        body: dict[str, Any] = {
+            "event_ticker": event.ticker,
+            "series_ticker": event.series.ticker,
+            "sub_title": sub_title,
+            "title": title,
+            "collateral_return_type": _COLLATERAL_RETURN[event.family.mutually_exclusive],
+            "mutually_exclusive": event.family.mutually_exclusive,
+            "category": event.family.category,
+            "strike_date": iso(close.timestamp()),
+            "available_on_brokers": False,
+            "product_metadata": {},
+        }
+        if nested_markets:
+            body["markets"] = self.markets_json(np.array(event.markets))
+        return body
+
+    def markets_json(self, markets: NDArray) -> list[dict[str, Any]]:
+        """Full Market objects for `markets`, quotes as displayed right now."""
+        exchange = self._exchange
+        if len(markets) == 0:
+            return []
+        data = exchange.world.market_data(markets, exchange.quote_tick(), exchange.now)
+        tops = exchange.consumed_tops()
+        missing = exchange.faults.missing_field
+        built = []
+        for row in data.rows(markets):
+            body = self._static(row.market)
+            body.update(_quote_fields(*tops.get(row.market, (row.yes_bid, row.yes_ask))))
+            body.update(_trading_fields(row))
+            if row.status == SETTLED:
+                body.update(self._settled_fields(row.market))
+            if missing:
+                body.pop(missing, None)
+            built.append(body)
+        return built
+
+    def _static(self, market: int) -> dict[str, Any]:
+        """A fresh copy of the fields that never change for this market."""
+        world = self._exchange.world
+        event = world.event_of(market)
+        shared = self._event_static.get(event.index)
+        if shared is None:
+            shared = self._event_static[event.index] = self._event_fields(event)
+        market_set = event.sets[market - event.first_market]
+        body = dict(shared)
+        body.update(
+            ticker=world.market_tickers[market],
+            yes_sub_title=market_set.yes_sub_title,
+            no_sub_title=market_set.yes_sub_title,
+            rules_primary=(
+                f'If the outcome of "{shared["title"]}" is {market_set.yes_sub_title}, '
+                "then the market resolves to Yes."
+            ),
+        )
+        body.update(_strike_fields(market_set))
+        return body
+
+    def _event_fields(self, event: Event) -> dict[str, Any]:
+        world = self._exchange.world
+        close_ts = world.tick_ts(event.close_tick)
+        settle_ts = world.settle_ts(event.close_tick)
+        title, _ = event_titles(event, datetime.fromtimestamp(close_ts, UTC))
+        return {
+            "event_ticker": event.ticker,
+            "market_type": "binary",
+            "title": title,
+            "subtitle": "",
+            "created_time": iso(world.tick_ts(event.open_tick - world.lead_ticks)),
+            "open_time": iso(world.tick_ts(event.open_tick)),
+            "close_time": iso(close_ts),
+            "expected_expiration_time": iso(settle_ts),
+            "expiration_time": iso(settle_ts),
+            "latest_expiration_time": iso(settle_ts),
+            "settlement_timer_seconds": round(world.config.settle_delay_s),
+            "response_price_units": "usd_cent",
+            "result": "",
+            "can_close_early": False,
+            "notional_value": 100,
+            "notional_value_dollars": "1.0000",
+            "liquidity": 0,
+            "liquidity_dollars": "0.0000",
+            "expiration_value": "",
+            "category": event.family.category,
+            "risk_limit_cents": 0,
+            "tick_size": 1,
+            "rules_secondary": "Simulated market: settles on the simulator's latent outcome.",
+            "price_level_structure": "linear_cent",
+            "price_ranges": _PRICE_RANGES,
+        }
+
+    def _settled_fields(self, market: int) -> dict[str, Any]:
+        exchange = self._exchange
+        yes_won = exchange.result(market)
+        value = 100 if yes_won else 0
+        latent = exchange.world.latent_at_close(exchange.world.event_of(market))
+        return {
+            "result": "yes" if yes_won else "no",
+            "settlement_value": value,
+            "settlement_value_dollars": _DOLLARS[value],
+            "expiration_value": f"{latent:.2f}",
+        }
+
+
+def _trading_fields(row: MarketRow) -> dict[str, Any]:
+    """Status, last trade, volume and day-ago fields of one market row."""
+    open_interest = row.volume * 3 // 5
+    return {
+        "status": STATUS_NAMES[row.status],
+        "last_price": row.last_price,
+        "last_price_dollars": _DOLLARS[row.last_price],
+        "volume": row.volume,
+        "volume_fp": count_fp(row.volume),
+        "volume_24h": row.volume_24h,
+        "volume_24h_fp": count_fp(row.volume_24h),
+        "open_interest": open_interest,
+        "open_interest_fp": count_fp(open_interest),
+        "previous_yes_bid": row.previous_yes_bid,
+        "previous_yes_bid_dollars": _DOLLARS[row.previous_yes_bid],
+        "previous_yes_ask": row.previous_yes_ask,
+        "previous_yes_ask_dollars": _DOLLARS[row.previous_yes_ask],
+        "previous_price": row.previous_price,
+        "previous_price_dollars": _DOLLARS[row.previous_price],
+        "updated_time": iso(row.updated_ts),
+    }
+
+
+def _quote_fields(yes_bid: int, yes_ask: int) -> dict[str, Any]:
+    """Both sides of the top of book; an empty side shows bid 0 / ask 100."""
+    no_bid = 100 - yes_ask if yes_ask < NO_ASK else NO_BID
+    no_ask = 100 - yes_bid if yes_bid > NO_BID else NO_ASK
+    return {
+        "yes_bid": yes_bid,
+        "yes_bid_dollars": _DOLLARS[yes_bid],
+        "yes_ask": yes_ask,
+        "yes_ask_dollars": _DOLLARS[yes_ask],
+        "no_bid": no_bid,
+        "no_bid_dollars": _DOLLARS[no_bid],
+        "no_ask": no_ask,
+        "no_ask_dollars": _DOLLARS[no_ask],
+    }
+
+
+def _strike_fields(market_set: MarketSet) -> dict[str, Any]:
+    fields: dict[str, Any] = {}
+    if market_set.strike_type is not None:
+        fields["strike_type"] = market_set.strike_type
+    if market_set.floor_strike is not None:
+        fields["floor_strike"] = _number(market_set.floor_strike)
+    if market_set.cap_strike is not None:
+        fields["cap_strike"] = _number(market_set.cap_strike)
+    return fields
+
+
+def _number(value: float) -> int | float:
+    return int(value) if float(value).is_integer() else value
+
+
+def orderbook_json(book: Book, depth: int | None) -> dict[str, Any]:
+    """Bids only, ascending by price, in cents, dollar strings and `orderbook_fp` form."""
+    sides = {
+        side: list(book.bids(side))[:depth] if depth else list(book.bids(side))
+        for side in ("yes", "no")
+    }
+    ascending = {side: sorted(levels) for side, levels in sides.items()}
+    orderbook: dict[str, Any] = {}
+    fixed_point: dict[str, Any] = {}
+    for side, levels in ascending.items():
+        orderbook[side] = [[price, count] for price, count in levels]
+        orderbook[f"{side}_dollars"] = [[_DOLLARS[price], str(count)] for price, count in levels]
+        fixed_point[f"{side}_dollars"] = [
+            [_DOLLARS[price], count_fp(count)] for price, count in levels
+        ]
+    return {"orderbook": orderbook, "orderbook_fp": fixed_point}
