@@ -14,10 +14,13 @@ from __future__ import annotations
 import itertools
 import math
 from dataclasses import dataclass
+from decimal import Decimal
 
 from flb_pipeline.core.fees import QUADRATIC, QUADRATIC_WITH_MAKER_FEES
 
 INF = math.inf
+FEE_MULTIPLIER = Decimal(1)
+"""Every simulated series charges the standard schedule (Kalshi publishes it per series)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,7 +156,7 @@ def centre_for(series: SeriesSpec, latent_start: float) -> float:
 
 
 def market_sets(
-    family: FamilySpec, series: SeriesSpec, centre: float, teams: tuple[str, str]
+    family: FamilySpec, series: SeriesSpec, centre: float, teams: tuple[str, ...]
 ) -> list[MarketSet]:
     """The markets of one event, in listing order."""
     if family.layout == "matchup":
@@ -161,39 +164,35 @@ def market_sets(
     edges = [_tidy(centre + offset * series.step) for offset in family.edge_offsets]
     if family.layout == "thresholds":
         return [_above(edge, series.unit) for edge in edges]
-    return _brackets(edges, series)
+    return _brackets(edges, series.unit)
 
 
-def _brackets(edges: list[float], series: SeriesSpec) -> list[MarketSet]:
-    unit = series.unit
-    sets = [
+def _brackets(edges: list[float], unit: str) -> list[MarketSet]:
+    """A "less" tail, a `between` bin per pair of edges, a "greater" tail."""
+    between = [
         MarketSet(
-            -INF, edges[0], f"T{edges[0]:g}", f"{edges[0]:g}{unit} or below", "less", None, edges[0]
+            floor,
+            cap,
+            f"B{_tidy((floor + cap) / 2):g}",
+            f"{floor:g}{unit} to {cap:g}{unit}",
+            "between",
+            floor,
+            cap,
         )
+        for floor, cap in itertools.pairwise(edges)
     ]
-    for floor, cap in itertools.pairwise(edges):
-        label = _tidy((floor + cap) / 2)
-        sub_title = f"{floor:g}{unit} to {cap:g}{unit}"
-        sets.append(MarketSet(floor, cap, f"B{label:g}", sub_title, "between", floor, cap))
-    sets.append(
-        MarketSet(
-            edges[-1],
-            INF,
-            f"T{edges[-1]:g}",
-            f"{edges[-1]:g}{unit} or above",
-            "greater",
-            edges[-1],
-            None,
-        )
-    )
-    return sets
+    return [_below(edges[0], unit), *between, _above(edges[-1], unit)]
+
+
+def _below(edge: float, unit: str) -> MarketSet:
+    return MarketSet(-INF, edge, f"T{edge:g}", f"Below {edge:g}{unit}", "less", None, edge)
 
 
 def _above(edge: float, unit: str) -> MarketSet:
-    return MarketSet(edge, INF, f"T{edge:g}", f"Above {edge:g}{unit}", "greater", edge, None)
+    return MarketSet(edge, INF, f"T{edge:g}", f"{edge:g}{unit} or above", "greater", edge, None)
 
 
-def _matchup(teams: tuple[str, str]) -> list[MarketSet]:
+def _matchup(teams: tuple[str, ...]) -> list[MarketSet]:
     """Home wins iff the margin (home minus away) ends positive."""
     home, away = teams
     return [

@@ -9,40 +9,32 @@ the three steps gives the same books as replaying every tick.
 
 from __future__ import annotations
 
-import math
 import uuid
-from decimal import Decimal
 
 import numpy as np
 
 from flb_pipeline.core.fees import FeeSchedule
 from flb_pipeline.core.records import other_side
-from flb_pipeline.exchange.simulator.book import (
-    Book,
-    DepthLedger,
-    build_book,
-    level_sizes,
-    shifted,
-    sweep,
-)
+from flb_pipeline.exchange.simulator.book import Book, DepthLedger, build_book, level_sizes, shifted
+from flb_pipeline.exchange.simulator.catalog import FEE_MULTIPLIER
 from flb_pipeline.exchange.simulator.clock import SimClock
 from flb_pipeline.exchange.simulator.config import FaultConfig, SimConfig
 from flb_pipeline.exchange.simulator.errors import ApiError, bad_request, not_found
-from flb_pipeline.exchange.simulator.orders import (
-    FILL_OR_KILL,
-    GOOD_TILL_CANCELED,
-    OrderTicket,
-)
+from flb_pipeline.exchange.simulator.orders import OrderTicket
 from flb_pipeline.exchange.simulator.portfolio import (
     CANCELED,
     EXECUTED,
     Account,
     Order,
     Trade,
-    pairs_netted,
-    to_cents,
 )
 from flb_pipeline.exchange.simulator.pricing import NO_ASK, NO_BID
+from flb_pipeline.exchange.simulator.trading import (
+    cash_needed,
+    fill_cap,
+    resting_escrow,
+    taker_trades,
+)
 from flb_pipeline.exchange.simulator.world import ACTIVE, SETTLED, World
 
 _EMPTY_BOOK = Book(yes=(), no=())
@@ -122,7 +114,7 @@ class Exchange:
         return self.result_overrides.get(market, self.world.natural_yes(market))
 
     def fee_schedule(self, market: int) -> FeeSchedule:
-        return FeeSchedule(self.world.event_of(market).family.fee_type, Decimal(1))
+        return FeeSchedule(self.world.event_of(market).family.fee_type, FEE_MULTIPLIER)
 
     def book(self, market: int) -> Book:
         """The displayed book: empty unless the market is open."""
@@ -171,18 +163,23 @@ class Exchange:
             raise ApiError(409, "order_already_exists", "client_order_id was already used")
         if self.status(market) != ACTIVE:
             raise bad_request("market_closed", f"market {ticket.ticker} is not open")
-        order = self._new_order(ticket, market)
-        trades = self._taker_trades(ticket, order)
-        escrow = self._resting_escrow(order, trades)
-        if self._cash_needed(order, trades) + escrow > self.account.balance:
+        fees = self.fee_schedule(market)
+        cap = fill_cap(ticket.count, self.faults.partial_fill_ratio)
+        asks = shifted(self.book(market).asks(ticket.bought_side), self.faults.adverse_move_cents)
+        trades = taker_trades(ticket, asks, cap, fees)
+        escrow = resting_escrow(ticket, trades, fees)
+        position = self.account.positions.get(market)
+        held = position.contracts if position else 0
+        if cash_needed(ticket, trades, held, fees) + escrow > self.account.balance:
             raise bad_request("insufficient_balance", "cost and fees exceed the balance")
-        order.order_id = self.ids.next("order")
+        order = self._new_order(ticket, market, fees, cap)
         self.account.add_order(order)
         self._execute(order, trades)
         if escrow:
             self.account.rest(order, escrow)
         else:
-            self._finish_if_done(order, CANCELED)
+            done = order.fill_count == ticket.count
+            self.account.finish(order, EXECUTED if done else CANCELED, self.now)
         return order
 
     def cancel(self, order_id: str) -> tuple[Order, int]:
@@ -193,65 +190,19 @@ class Exchange:
             raise bad_request("order_not_resting", "only resting orders can be canceled")
         return order, self.account.finish(order, CANCELED, self.now)
 
-    def _new_order(self, ticket: OrderTicket, market: int) -> Order:
-        ratio = self.faults.partial_fill_ratio
+    def _new_order(self, ticket: OrderTicket, market: int, fees: FeeSchedule, cap: int) -> Order:
         return Order(
             sequence=len(self.account.orders),
-            order_id="",
+            order_id=self.ids.next("order"),
             ticket=ticket,
             market=market,
             event_ticker=self.world.event_of(market).ticker,
-            fees=self.fee_schedule(market),
+            fees=fees,
             created_ts=self.now,
             last_update_ts=self.now,
-            fill_cap=ticket.count if ratio is None else math.floor(ratio * ticket.count),
+            fill_cap=cap,
             checked_tick=self.quote_tick(),
         )
-
-    def _taker_trades(self, ticket: OrderTicket, order: Order) -> list[Trade]:
-        asks = shifted(
-            self.book(order.market).asks(ticket.bought_side), self.faults.adverse_move_cents
-        )
-        if ticket.post_only and asks and asks[0][0] <= ticket.bought_limit:
-            raise bad_request("post_only_cross", "a post-only order would take liquidity")
-        taken = sweep(asks, ticket.bought_limit, order.fill_cap)
-        trades = [Trade(count, price, is_taker=True) for price, count in taken]
-        if ticket.time_in_force == FILL_OR_KILL and sum(t.count for t in trades) < ticket.count:
-            return []
-        budget = ticket.buy_max_cost
-        if budget is not None and self._gross_cost(order, trades) > budget:
-            return []
-        return trades
-
-    def _fees(self, order: Order, trades: list[Trade]) -> int:
-        legs = [(t.count, Decimal(self._own_price(order, t)) / 100, True) for t in trades]
-        return to_cents(sum(order.fees.order_fill_fees(legs), Decimal(0)))
-
-    @staticmethod
-    def _own_price(order: Order, trade: Trade) -> int:
-        return trade.bought_price if order.ticket.action == "buy" else 100 - trade.bought_price
-
-    def _gross_cost(self, order: Order, trades: list[Trade]) -> int:
-        return sum(t.count * t.bought_price for t in trades) + self._fees(order, trades)
-
-    def _cash_needed(self, order: Order, trades: list[Trade]) -> int:
-        """Cost plus fees minus the 100 per YES/NO pair the fills net away."""
-        position = self.account.positions.get(order.market)
-        contracts = position.contracts if position else 0
-        refund = 0
-        for trade in trades:
-            refund += 100 * pairs_netted(contracts, order.ticket.bought_side, trade.count)
-            contracts += trade.count if order.ticket.bought_side == "yes" else -trade.count
-        return self._gross_cost(order, trades) - refund
-
-    def _resting_escrow(self, order: Order, trades: list[Trade]) -> int:
-        """Cash a GTC remainder sets aside: its cost at the limit and a maker-fee bound."""
-        ticket = order.ticket
-        if ticket.time_in_force != GOOD_TILL_CANCELED:
-            return 0
-        remaining = ticket.count - sum(t.count for t in trades)
-        price = Decimal(ticket.limit) / 100
-        return remaining * ticket.bought_limit + to_cents(order.fees.maker_fee(remaining, price))
 
     def _execute(self, order: Order, trades: list[Trade]) -> None:
         tick = self.quote_tick()
@@ -263,16 +214,15 @@ class Exchange:
             )
             self.account.fill(order, trade, self.now, self.ids.next("fill"))
 
-    def _finish_if_done(self, order: Order, otherwise: str) -> None:
-        done = order.fill_count == order.ticket.count
-        self.account.finish(order, EXECUTED if done else otherwise, order.last_update_ts)
-
     # --- lazy time processing ---------------------------------------------------------------
 
     def _fill_resting_orders(self) -> None:
+        """Maker-fill, in time order, every resting order the quotes traded through."""
+        visible = self.quote_tick()
         due = []
         for order in self.account.resting_orders():
-            tick = self._maker_tick(order)
+            tick = self._maker_tick(order, visible)
+            order.checked_tick = max(order.checked_tick, visible)
             if tick is not None:
                 due.append((tick, order.sequence, order))
         for tick, _, order in sorted(due):
@@ -284,15 +234,15 @@ class Exchange:
             if order.fill_count == order.ticket.count:
                 self.account.finish(order, EXECUTED, order.last_update_ts)
 
-    def _maker_tick(self, order: Order) -> int | None:
-        """First tick since last checked whose quote trades through the order's limit."""
+    def _maker_tick(self, order: Order, visible: int) -> int | None:
+        """First tick after the last check, up to `visible`, whose quote trades through the
+        order's limit: a YES ask at or below a YES bid's limit, or the mirror for NO."""
         world = self.world
         open_tick = int(world.open_tick[order.market])
         first = order.checked_tick + 1
-        last = min(self.quote_tick(), open_tick + world.lifetime_ticks - 1)
+        last = min(visible, open_tick + world.lifetime_ticks - 1)
         if first > last:
             return None
-        order.checked_tick = last
         yes_bid, yes_ask = world.quote_series(order.market)
         window = slice(max(first, open_tick) - open_tick, last - open_tick + 1)
         limit = order.ticket.bought_limit
@@ -320,10 +270,10 @@ class Exchange:
         for settle_ts, market in due:
             position = self.account.positions[market]
             if position.contracts == 0:
-                del self.account.positions[market]
-                continue
-            yes_won = self._settlement_result(market, position.contracts)
-            self.account.settle(position, yes_won, settle_ts)
+                self.account.forget(position)
+            else:
+                yes_won = self._settlement_result(market, position.contracts)
+                self.account.settle(position, yes_won, settle_ts)
 
     def _settlement_result(self, market: int, contracts: int) -> bool:
         """The latent outcome, unless the rig_settlements fault targets held markets."""

@@ -84,10 +84,6 @@ class Position:
     total_traded: int = 0
     last_updated_ts: float = 0.0
 
-    @property
-    def held_side(self) -> Side:
-        return "yes" if self.contracts > 0 else "no"
-
 
 @dataclass(frozen=True, slots=True)
 class SettlementRecord:
@@ -202,8 +198,12 @@ class Account:
         )
         self.balance += revenue
         self.settlements.append(record)
-        del self.positions[position.market]
+        self.forget(position)
         return record
+
+    def forget(self, position: Position) -> None:
+        """Drop a position whose market is gone (settled, or flat at settlement)."""
+        del self.positions[position.market]
 
 
 def _move_position(position: Position, bought: Side, trade: Trade, paired: int) -> None:

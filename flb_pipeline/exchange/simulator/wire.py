@@ -14,7 +14,12 @@ import numpy as np
 from numpy.typing import NDArray
 
 from flb_pipeline.exchange.simulator.book import Book
-from flb_pipeline.exchange.simulator.catalog import FamilySpec, MarketSet, SeriesSpec
+from flb_pipeline.exchange.simulator.catalog import (
+    FEE_MULTIPLIER,
+    FamilySpec,
+    MarketSet,
+    SeriesSpec,
+)
 from flb_pipeline.exchange.simulator.exchange import Exchange
 from flb_pipeline.exchange.simulator.pricing import NO_ASK, NO_BID
 from flb_pipeline.exchange.simulator.units import count_fp, dollars, iso
@@ -42,7 +47,7 @@ def series_json(family: FamilySpec, series: SeriesSpec) -> dict[str, Any]:
         "contract_url": f"https://kalshi.com/series/{series.ticker.lower()}",
         "contract_terms_url": f"https://kalshi.com/series/{series.ticker.lower()}/terms",
         "fee_type": family.fee_type,
-        "fee_multiplier": 1,
+        "fee_multiplier": int(FEE_MULTIPLIER),
         "additional_prohibitions": [],
     }
 

@@ -1,9 +1,10 @@
-"""The simulated world: events, their latent paths, true probabilities and market data.
+"""The simulated world: every event and market listed so far, and their market data.
 
-An event's whole life is drawn when it is listed: the latent path at every tick, each
-market's true probability, its FLB-distorted quotes and the background trades. Reading market
-data at any time is then array indexing, so a scan of thousands of markets stays cheap and the
-value at a tick never depends on when (or whether) someone looked before.
+An event's whole life is drawn when it is listed (see `events.py`): the latent path at every
+tick, each market's true probability, its FLB-distorted quotes and the background trades. The
+world stores those as (market x trading tick) columns, so reading market data at any time is
+array indexing: a scan of thousands of markets stays cheap, and the value at a tick never
+depends on when (or whether) someone looked before.
 """
 
 from __future__ import annotations
@@ -22,20 +23,11 @@ from flb_pipeline.exchange.simulator.catalog import (
     FamilySpec,
     MarketSet,
     SeriesSpec,
-    centre_for,
-    market_sets,
 )
 from flb_pipeline.exchange.simulator.config import SimConfig
+from flb_pipeline.exchange.simulator.events import EventDraw, draw_event
 from flb_pipeline.exchange.simulator.grow import GrowableArray
-from flb_pipeline.exchange.simulator.pricing import (
-    NO_ASK,
-    NO_BID,
-    TradeTape,
-    background_trades,
-    flb_price,
-    quotes,
-    true_probability,
-)
+from flb_pipeline.exchange.simulator.pricing import NO_ASK, NO_BID
 from flb_pipeline.exchange.simulator.schedule import (
     SECONDS_PER_DAY,
     EventSlot,
@@ -66,20 +58,6 @@ class Event:
     @property
     def markets(self) -> range:
         return range(self.first_market, self.first_market + len(self.sets))
-
-
-@dataclass(frozen=True, slots=True)
-class _Draw:
-    """Everything random about one event, drawn from the event's own seeded generator."""
-
-    series: SeriesSpec
-    path: NDArray[np.float64]
-    sets: list[MarketSet]
-    teams: tuple[str, ...]
-    p_true: NDArray[np.float64]
-    bid: NDArray[np.int16]
-    ask: NDArray[np.int16]
-    trades: TradeTape
 
 
 class MarketRow(NamedTuple):
@@ -185,31 +163,15 @@ class World:
     def _materialise(self, slots: list[EventSlot]) -> None:
         if not slots:
             return
-        draws = [self._draw(slot) for slot in slots]
+        draws = [
+            draw_event(self.config, self.families[slot.family_index], slot, self.lifetime_ticks)
+            for slot in slots
+        ]
         for slot, draw in zip(slots, draws, strict=True):
             self._register(slot, draw)
         self._append_columns(slots, draws)
 
-    def _draw(self, slot: EventSlot) -> _Draw:
-        config = self.config
-        family = self.families[slot.family_index]
-        series = family.series[slot.number % len(family.series)]
-        rng = np.random.default_rng([config.seed, slot.family_index, slot.stream, slot.number])
-        start = series.base + series.dispersion * rng.standard_normal()
-        step_sigma = series.sigma / math.sqrt(self.lifetime_ticks)
-        steps = rng.standard_normal(self.lifetime_ticks) * step_sigma
-        path = start + np.concatenate(([0.0], np.cumsum(steps)))
-        teams = tuple(rng.permutation(series.teams)[:2]) if series.teams else ()
-        sets = market_sets(family, series, centre_for(series, start), teams)
-        spreads = rng.integers(config.spread_cents_min, config.spread_cents_max + 1, len(sets))
-        lo = np.array([s.lo for s in sets])
-        hi = np.array([s.hi for s in sets])
-        p_true = true_probability(path, lo, hi, series.sigma)
-        bid, ask = quotes(flb_price(p_true, config.flb_slope, config.flb_intercept), spreads)
-        tape = background_trades(rng, bid, ask)
-        return _Draw(series, path, sets, teams, p_true, bid, ask, tape)
-
-    def _register(self, slot: EventSlot, draw: _Draw) -> None:
+    def _register(self, slot: EventSlot, draw: EventDraw) -> None:
         close_tick = slot.open_tick + self.lifetime_ticks
         ticker = self._unique_event_ticker(draw.series, close_tick, draw.teams)
         event = Event(
@@ -239,14 +201,14 @@ class World:
             ticker = f"{base}-{copy}"
         return ticker
 
-    def _append_columns(self, slots: list[EventSlot], draws: list[_Draw]) -> None:
+    def _append_columns(self, slots: list[EventSlot], draws: list[EventDraw]) -> None:
         first_event = len(self.events) - len(slots)
         first_market = len(self._market_event)
         counts = [len(draw.sets) for draw in draws]
         open_ticks = np.repeat([slot.open_tick for slot in slots], counts)
         self._market_event.extend(np.repeat(np.arange(first_event, len(self.events)), counts))
         self._open_tick.extend(open_ticks)
-        self._natural_yes.extend(np.concatenate([_outcomes(draw) for draw in draws]))
+        self._natural_yes.extend(np.concatenate([draw.outcomes for draw in draws]))
         self._latent.extend(np.stack([draw.path for draw in draws]))
         self._p_true.extend(np.concatenate([draw.p_true for draw in draws]))
         self._bid.extend(np.concatenate([draw.bid for draw in draws]))
@@ -287,10 +249,6 @@ class World:
 
     def event_of(self, market: int) -> Event:
         return self.events[int(self._market_event.values[market])]
-
-    def market_set(self, market: int) -> MarketSet:
-        event = self.event_of(market)
-        return event.sets[market - event.first_market]
 
     def status_codes(self, now: float, markets: NDArray | None = None) -> NDArray[np.int8]:
         """UNOPENED / ACTIVE / CLOSED / SETTLED of each market at `now` (all when None)."""
@@ -366,8 +324,3 @@ class World:
 
     def _column(self, market: int, tick: int) -> int:
         return int(np.clip(tick - self._open_tick.values[market], 0, self.lifetime_ticks - 1))
-
-
-def _outcomes(draw: _Draw) -> NDArray[np.bool_]:
-    final = draw.path[-1]
-    return np.array([s.lo <= final < s.hi for s in draw.sets])

@@ -115,6 +115,10 @@ def test_unknown_market_event_and_series_are_404(sim: SimClient) -> None:
         response = sim.http.get(path)
         assert response.status_code == 404
         assert set(response.json()["error"]) == {"code", "message", "details"}
+    assert sim.http.get("/no/such/route").json()["error"]["code"] == "not_found"
+    wrong_method = sim.http.put("/markets")
+    assert wrong_method.status_code == 405
+    assert wrong_method.json()["error"]["code"] == "method_not_allowed"
 
 
 def test_quotes_only_change_at_tick_boundaries(sim: SimClient) -> None:
