@@ -19,6 +19,7 @@ class SimClock:
     """Simulated UNIX time in seconds, anchored to the wall clock while in realtime mode."""
 
     def __init__(self, start_ts: float, mode: str, wall: WallClock = time.time) -> None:
+        self.start_ts = start_ts
         self._wall = wall
         self._mode = mode
         self._anchor_sim = start_ts

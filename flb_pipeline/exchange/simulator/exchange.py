@@ -61,7 +61,7 @@ class Exchange:
         self.config = config
         self.clock = clock
         self.now = clock.now()
-        self.world = World(config, self.now)
+        self.world = World(config, clock.start_ts)
         self.account = Account(config.starting_balance_cents)
         self.depth = DepthLedger()
         self.ids = IdFactory(config.seed)
@@ -134,11 +134,12 @@ class Exchange:
         return build_book(yes_bid, yes_ask, sizes, self.depth.for_market(market, tick))
 
     def consumed_tops(self) -> dict[int, tuple[int, int]]:
-        """(yes_bid, yes_ask) of markets whose displayed depth a taker ate into this tick."""
+        """(yes_bid, yes_ask) of open markets whose displayed depth a taker ate into."""
         tops = {}
         for market in self.depth.touched_markets(self.quote_tick()):
-            book = self.book(market)
-            tops[market] = (book.best_bid("yes"), book.best_ask("yes"))
+            if self.status(market) == ACTIVE:
+                book = self.book(market)
+                tops[market] = (book.best_bid("yes"), book.best_ask("yes"))
         return tops
 
     def portfolio_value(self) -> int:

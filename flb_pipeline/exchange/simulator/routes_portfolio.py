@@ -39,25 +39,13 @@ def balance(call: Call) -> dict[str, Any]:
 
 
 def positions(call: Call) -> dict[str, Any]:
-    """Markets with a non-zero position or resting orders, by listing order."""
-    account = call.state.exchange.account
-    world = call.state.exchange.world
-    resting = Counter(order.market for order in account.resting_orders())
-    held = {market for market, position in account.positions.items() if position.contracts}
-    ticker, event_ticker = call.params.get("ticker"), call.params.get("event_ticker")
-    shown: dict[int, Position] = {}
-    for market in sorted(held | set(resting)):
-        position = account.positions.get(market) or Position(
-            market, world.market_tickers[market], world.event_of(market).ticker
-        )
-        if ticker and position.ticker != ticker:
-            continue
-        if event_ticker and position.event_ticker != event_ticker:
-            continue
-        shown[market] = position
-    limit = limit_param(call.params, 100, MARKETS_MAX_LIMIT)
+    """Markets with a non-zero position or resting orders, in listing order."""
+    resting = Counter(order.market for order in call.state.exchange.account.resting_orders())
+    shown = _listed_positions(call, set(resting))
     page, cursor = page_positions(
-        np.array(sorted(shown), dtype=np.int64), limit, call.params.get("cursor")
+        np.array(sorted(shown), dtype=np.int64),
+        limit_param(call.params, 100, MARKETS_MAX_LIMIT),
+        call.params.get("cursor"),
     )
     by_event: dict[str, list[Position]] = {}
     for position in shown.values():
@@ -69,6 +57,23 @@ def positions(call: Call) -> dict[str, Any]:
         "event_positions": [event_position_json(e, group) for e, group in by_event.items()],
         "cursor": cursor,
     }
+
+
+def _listed_positions(call: Call, resting_markets: set[int]) -> dict[int, Position]:
+    """Held or working markets matching the ticker / event_ticker filters, by market."""
+    account, world = call.state.exchange.account, call.state.exchange.world
+    ticker, event_ticker = call.params.get("ticker"), call.params.get("event_ticker")
+    held = {market for market, position in account.positions.items() if position.contracts}
+    shown = {}
+    for market in held | resting_markets:
+        position = account.positions.get(market) or Position(
+            market, world.market_tickers[market], world.event_of(market).ticker
+        )
+        if (not ticker or position.ticker == ticker) and (
+            not event_ticker or position.event_ticker == event_ticker
+        ):
+            shown[market] = position
+    return shown
 
 
 def orders(call: Call) -> dict[str, Any]:

@@ -264,10 +264,14 @@ class World:
         return bool(self._natural_yes.values[market])
 
     def market_data(self, markets: NDArray, quote_tick: int, now: float) -> MarketData:
-        """Quotes, last trade and volume of `markets` as displayed at `quote_tick`."""
+        """Quotes, last trade and volume of `markets` as displayed at `quote_tick`.
+
+        A market that opened after `quote_tick` (books frozen earlier) shows its opening quote.
+        """
+        status = self.status_codes(now, markets)
         open_tick = self.open_tick[markets]
         column = np.clip(quote_tick - open_tick, 0, self.lifetime_ticks - 1)
-        listed_only = quote_tick < open_tick
+        listed_only = status == UNOPENED
         day_ago = quote_tick - self.day_ticks - open_tick
         traded_day_ago = (day_ago >= 0) & (day_ago < self.lifetime_ticks)
         day_column = np.clip(day_ago, 0, self.lifetime_ticks - 1)
@@ -275,7 +279,7 @@ class World:
         volume_day_ago = np.where(traded_day_ago, self._volume.values[markets, day_column], 0)
         updated_tick = np.where(listed_only, open_tick - self.lead_ticks, open_tick + column)
         return MarketData(
-            status=self.status_codes(now, markets),
+            status=status,
             yes_bid=np.where(listed_only, NO_BID, self._bid.values[markets, column]),
             yes_ask=np.where(listed_only, NO_ASK, self._ask.values[markets, column]),
             last_price=np.where(listed_only, 0, self._last_price.values[markets, column]),

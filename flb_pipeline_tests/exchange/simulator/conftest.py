@@ -8,21 +8,11 @@ passes overrides to `sim.reset(...)`, which always starts from this base config.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime
 
 import pytest
 
-from flb_pipeline.exchange.simulator import SimConfig, SimulatorServer
-from flb_pipeline_tests.exchange.simulator.helpers import SimClient
-
-START = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
-BASE_CONFIG = SimConfig(
-    seed=11,
-    markets_target=80,
-    history_events=120,
-    clock_mode="manual",
-    start_time=START,
-)
+from flb_pipeline.exchange.simulator import SimulatorServer
+from flb_pipeline_tests.exchange.simulator.helpers import BASE_CONFIG, SimClient
 
 
 @pytest.fixture(scope="session")

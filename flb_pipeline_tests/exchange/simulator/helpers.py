@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any
 
 import httpx
 
-from flb_pipeline.exchange.simulator import SimulatorServer
+from flb_pipeline.exchange.simulator import SimConfig, SimulatorServer
+
+START = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
+BASE_CONFIG = SimConfig(
+    seed=11,
+    markets_target=80,
+    history_events=120,
+    clock_mode="manual",
+    start_time=START,
+)
+"""The session server's world: manual clock, fixed seed and start, ~80 open markets."""
 
 
 class SimClient:

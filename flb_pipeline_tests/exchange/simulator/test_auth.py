@@ -11,8 +11,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from flb_pipeline.exchange.signing import auth_headers, generate_key_pair, load_private_key
 from flb_pipeline.exchange.simulator import SimulatorServer
-from flb_pipeline_tests.exchange.simulator.conftest import BASE_CONFIG
-from flb_pipeline_tests.exchange.simulator.helpers import SimClient
+from flb_pipeline_tests.exchange.simulator.helpers import BASE_CONFIG, SimClient
 
 BALANCE_PATH = "/trade-api/v2/portfolio/balance"
 

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import time
 
-from flb_pipeline_tests.exchange.simulator.conftest import START
-from flb_pipeline_tests.exchange.simulator.helpers import SimClient
+from flb_pipeline_tests.exchange.simulator.helpers import START, SimClient
 
 
 def test_manual_clock_moves_only_when_advanced(sim: SimClient) -> None:

@@ -8,8 +8,7 @@ import time
 import httpx
 import pytest
 
-from flb_pipeline_tests.exchange.simulator.conftest import BASE_CONFIG
-from flb_pipeline_tests.exchange.simulator.helpers import SimClient
+from flb_pipeline_tests.exchange.simulator.helpers import BASE_CONFIG, SimClient
 
 
 def _statuses(sim: SimClient, requests: int) -> list[int]:

@@ -5,8 +5,7 @@ from __future__ import annotations
 import pytest
 
 from flb_pipeline.exchange.simulator import SimConfig, SimulatorServer
-from flb_pipeline_tests.exchange.simulator.conftest import BASE_CONFIG, START
-from flb_pipeline_tests.exchange.simulator.helpers import SimClient, epoch
+from flb_pipeline_tests.exchange.simulator.helpers import BASE_CONFIG, START, SimClient, epoch
 
 
 def _candles(sim: SimClient, ticker: str, period: int = 1) -> list[dict]:

@@ -8,8 +8,7 @@ from dataclasses import replace
 import pytest
 
 from flb_pipeline.exchange.simulator import SimConfig, SimulatorServer
-from flb_pipeline_tests.exchange.simulator.conftest import BASE_CONFIG, START
-from flb_pipeline_tests.exchange.simulator.helpers import SimClient, epoch
+from flb_pipeline_tests.exchange.simulator.helpers import BASE_CONFIG, START, SimClient, epoch
 
 
 def test_open_markets_track_the_target_and_every_family(sim: SimClient) -> None:

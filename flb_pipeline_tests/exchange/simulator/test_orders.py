@@ -7,8 +7,7 @@ from decimal import Decimal
 import pytest
 
 from flb_pipeline.core.fees import FeeSchedule
-from flb_pipeline_tests.exchange.simulator.conftest import BASE_CONFIG
-from flb_pipeline_tests.exchange.simulator.helpers import SimClient
+from flb_pipeline_tests.exchange.simulator.helpers import BASE_CONFIG, SimClient
 
 
 def _best_no_bids(sim: SimClient, ticker: str) -> list[list[int]]:

@@ -5,8 +5,7 @@ from __future__ import annotations
 import time
 
 from flb_pipeline.exchange.simulator import SimConfig, SimulatorServer
-from flb_pipeline_tests.exchange.simulator.conftest import START
-from flb_pipeline_tests.exchange.simulator.helpers import SimClient
+from flb_pipeline_tests.exchange.simulator.helpers import START, SimClient
 
 SCAN_BUDGET_S = 2.0
 

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from flb_pipeline_tests.exchange.simulator.conftest import BASE_CONFIG
-from flb_pipeline_tests.exchange.simulator.helpers import SimClient
+from flb_pipeline_tests.exchange.simulator.helpers import BASE_CONFIG, SimClient
 
 _ALL = {"limit": 1000}
 
