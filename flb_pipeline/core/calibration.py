@@ -227,6 +227,8 @@ class CalibrationFit:
     converged: bool
     iterations: int
     log_likelihood: float
+    intercept_se: float = 0.0
+    slope_se: float = 0.0
 
 
 def _factorize(labels: np.ndarray) -> tuple[list[str], np.ndarray]:
@@ -314,6 +316,7 @@ def fit_calibration(
     )
     if not result.success or not np.all(np.isfinite(result.x)):
         raise CalibrationFailed(f"optimiser did not converge: {result.message}")
+    intercept_se, slope_se = _posterior_standard_errors(result.x, design, sd)
     return CalibrationFit(
         intercept=float(result.x[0]),
         slope=float(result.x[1]),
@@ -322,7 +325,34 @@ def fit_calibration(
         converged=True,
         iterations=int(result.nit),
         log_likelihood=design.log_likelihood(result.x),
+        intercept_se=intercept_se,
+        slope_se=slope_se,
     )
+
+
+def _posterior_standard_errors(
+    theta: np.ndarray, design: _Design, sd: np.ndarray
+) -> tuple[float, float]:
+    """Standard errors of a and b from the inverse Hessian of the negative log posterior.
+
+    They say how far a fitted slope may be from the truth by chance alone, so a recovered
+    slope is only evidence when its standard error is small.
+    """
+    q = expit(design.linear_predictor(theta))
+    weight = q * (1 - q)
+    x = design.logit_price
+    code, n_families = design.family_code, design.n_families
+    hessian = np.diag(1.0 / sd**2)
+    hessian[0, 0] += weight.sum()
+    hessian[0, 1] = hessian[1, 0] = weight @ x
+    hessian[1, 1] += weight @ (x * x)
+    by_family = np.bincount(code, weight, n_families)
+    by_family_x = np.bincount(code, weight * x, n_families)
+    hessian[0, 2:] = hessian[2:, 0] = by_family
+    hessian[1, 2:] = hessian[2:, 1] = by_family_x
+    hessian[2:, 2:] += np.diag(by_family)
+    covariance = np.linalg.inv(hessian)
+    return float(np.sqrt(covariance[0, 0])), float(np.sqrt(covariance[1, 1]))
 
 
 def cold_start_fit(prior: CalibrationPrior) -> CalibrationFit:
@@ -335,6 +365,8 @@ def cold_start_fit(prior: CalibrationPrior) -> CalibrationFit:
         converged=True,
         iterations=0,
         log_likelihood=0.0,
+        intercept_se=prior.intercept_sd,
+        slope_se=prior.slope_sd,
     )
 
 
@@ -533,3 +565,34 @@ def evaluate_calibration(
             for k, family in enumerate(families)
         ],
     )
+
+
+# --- the deployed model -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class WinProbabilityModel:
+    """A versioned model as trading uses it: the fit, its held-out report, its horizon.
+
+    What was evaluated is what trades: the fit on the training window is deployed unchanged,
+    so the tradeable flags describe exactly this model.
+    """
+
+    model_id: str
+    fit: CalibrationFit
+    report: CalibrationReport | None
+    horizon_s: float
+
+    @property
+    def cold_start(self) -> bool:
+        """No history of our own yet: the published prior, never tradeable."""
+        return self.fit.n_train == 0
+
+    def yes_win_probability(self, yes_price: float, family: str) -> float | None:
+        """None for a family the model never saw (unless it is the prior alone)."""
+        if not self.cold_start and family not in self.fit.family_offsets:
+            return None
+        return float(win_probability(self.fit, yes_price, family))
+
+    def is_tradeable(self, yes_price: float, family: str) -> bool:
+        return self.report is not None and self.report.is_tradeable(yes_price, family)

@@ -37,6 +37,16 @@ class SeriesInfo:
 
 
 @dataclass(frozen=True, slots=True)
+class EventInfo:
+    """An event; `mutually_exclusive` events have exactly one winning market (brackets)."""
+
+    event_ticker: str
+    series_ticker: str
+    title: str
+    mutually_exclusive: bool
+
+
+@dataclass(frozen=True, slots=True)
 class MarketQuote:
     """One open market with the top of book that the `/markets` listing carries."""
 

@@ -25,6 +25,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from flb_pipeline.core.records import (
     ApiCall,
     Balance,
+    EventInfo,
     ExchangeOrder,
     Fill,
     MarketPosition,
@@ -57,6 +58,7 @@ PROD_URL = "https://api.elections.kalshi.com/trade-api/v2"
 DEMO_URL = "https://demo-api.kalshi.co/trade-api/v2"
 DUPLICATE_ORDER = "order_already_exists"
 CANDLESTICK_BATCH = 100
+EVENTS_PAGE_LIMIT = 200
 
 
 @dataclass(frozen=True)
@@ -157,6 +159,15 @@ class KalshiClient:
         parsed, invalid = schema.each(body.get("series"), schema.series_info, "series")
         self._record_invalid("/series", invalid)
         return parsed
+
+    def events(self, *, status: str = "open") -> list[EventInfo]:
+        """Every event of that status; an unparseable one is skipped and counted."""
+        events: list[EventInfo] = []
+        for body in self._pages("/events", {"status": status, "limit": EVENTS_PAGE_LIMIT}):
+            parsed, invalid = schema.each(body.get("events"), schema.event_info, "events")
+            self._record_invalid("/events", invalid)
+            events.extend(parsed)
+        return events
 
     def market_pages(
         self, *, status: str = "open", series_ticker: str | None = None

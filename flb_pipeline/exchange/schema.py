@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 from flb_pipeline.core.records import (
     Balance,
     BookLevel,
+    EventInfo,
     ExchangeOrder,
     Fill,
     MarketPosition,
@@ -146,6 +147,18 @@ def series_info(obj: Json) -> SeriesInfo:
     )
 
 
+def event_info(obj: Json) -> EventInfo:
+    mutually_exclusive = required(obj, "mutually_exclusive")
+    if not isinstance(mutually_exclusive, bool):
+        raise SchemaError(f"field 'mutually_exclusive' is not a boolean: {mutually_exclusive!r}")
+    return EventInfo(
+        event_ticker=str(required(obj, "event_ticker")),
+        series_ticker=str(required(obj, "series_ticker")),
+        title=str(obj.get("title", "")),
+        mutually_exclusive=mutually_exclusive,
+    )
+
+
 def _levels(raw_levels: Any, in_dollars: bool, field: str) -> tuple[BookLevel, ...]:
     """Kalshi levels `[price, count]`, ascending; returned best (highest) bid first."""
     if not isinstance(raw_levels, list):
@@ -177,10 +190,14 @@ def order_book(ticker: str, body: Json) -> OrderBook:
     )
 
 
-def _close(distribution: Any) -> Decimal | None:
+def _close(distribution: Any, empty_cents: int | None = None) -> Decimal | None:
+    """A candle's close; like a live quote, 0 (no bid) and 100 (no ask) mean no price."""
     if not isinstance(distribution, Mapping):
         return None
-    return dollars(distribution, "close", required_field=False)
+    price = dollars(distribution, "close", required_field=False)
+    if price is not None and empty_cents is not None and price * CENTS_PER_DOLLAR == empty_cents:
+        return None
+    return price
 
 
 def price_points(ticker: str, candlesticks: list[Json]) -> list[PricePoint]:
@@ -188,8 +205,8 @@ def price_points(ticker: str, candlesticks: list[Json]) -> list[PricePoint]:
         PricePoint(
             ticker=ticker,
             period_end=timestamp(required(candle, "end_period_ts"), "end_period_ts"),
-            yes_bid=_close(candle.get("yes_bid")),
-            yes_ask=_close(candle.get("yes_ask")),
+            yes_bid=_close(candle.get("yes_bid"), 0),
+            yes_ask=_close(candle.get("yes_ask"), 100),
             last_price=_close(candle.get("price")),
         )
         for candle in candlesticks

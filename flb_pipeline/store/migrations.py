@@ -101,6 +101,88 @@ MIGRATIONS: tuple[Migration, ...] = (
         );
         """,
     ),
+    Migration(
+        2,
+        "decisions: events, models, correlation groups, thresholds, candidates, capital",
+        """
+        CREATE TABLE events (
+            event_ticker VARCHAR PRIMARY KEY,
+            series_ticker VARCHAR NOT NULL,
+            title VARCHAR,
+            mutually_exclusive BOOLEAN NOT NULL,
+            updated_at TIMESTAMPTZ NOT NULL
+        );
+        CREATE TABLE win_probability_models (
+            model_id VARCHAR PRIMARY KEY,
+            fitted_at TIMESTAMPTZ NOT NULL,
+            cold_start BOOLEAN NOT NULL,
+            horizon_s DOUBLE NOT NULL,
+            intercept DOUBLE NOT NULL,
+            slope DOUBLE NOT NULL,
+            slope_se DOUBLE NOT NULL,
+            n_train INTEGER NOT NULL,
+            n_test INTEGER NOT NULL,
+            brier_model DOUBLE,
+            brier_price DOUBLE,
+            log_loss_model DOUBLE,
+            log_loss_price DOUBLE,
+            fit_json JSON NOT NULL,
+            report_json JSON
+        );
+        CREATE TABLE correlation_groups (
+            scan_id VARCHAR NOT NULL,
+            ticker VARCHAR NOT NULL,
+            group_id VARCHAR NOT NULL,
+            method VARCHAR NOT NULL,
+            PRIMARY KEY (scan_id, ticker)
+        );
+        CREATE TABLE strategy_thresholds (
+            thresholds_id VARCHAR PRIMARY KEY,
+            created_at TIMESTAMPTZ NOT NULL,
+            source VARCHAR NOT NULL,
+            min_favourite_price DECIMAL(10, 4) NOT NULL,
+            min_edge DOUBLE NOT NULL,
+            kelly_fraction DOUBLE NOT NULL,
+            min_seconds_to_close DOUBLE NOT NULL,
+            max_seconds_to_close DOUBLE NOT NULL
+        );
+        CREATE TABLE trade_candidates (
+            scan_id VARCHAR NOT NULL,
+            ticker VARCHAR NOT NULL,
+            event_ticker VARCHAR NOT NULL,
+            family VARCHAR NOT NULL,
+            group_id VARCHAR NOT NULL,
+            side VARCHAR NOT NULL,
+            price DECIMAL(10, 4) NOT NULL,
+            win_probability DOUBLE NOT NULL,
+            fee DECIMAL(18, 4) NOT NULL,
+            edge DOUBLE NOT NULL,
+            kelly_fraction DOUBLE NOT NULL,
+            kelly_contracts INTEGER NOT NULL,
+            contracts INTEGER NOT NULL,
+            cost DECIMAL(18, 4) NOT NULL,
+            binding_cap VARCHAR NOT NULL,
+            model_id VARCHAR NOT NULL,
+            thresholds_id VARCHAR NOT NULL,
+            decided_at TIMESTAMPTZ NOT NULL,
+            quote_ts TIMESTAMPTZ NOT NULL,
+            PRIMARY KEY (scan_id, ticker, side)
+        );
+        CREATE TABLE candidate_exclusions (
+            scan_id VARCHAR NOT NULL,
+            reason VARCHAR NOT NULL,
+            sides INTEGER NOT NULL
+        );
+        CREATE TABLE capital_marks (
+            marked_at TIMESTAMPTZ NOT NULL,
+            scan_id VARCHAR,
+            execution VARCHAR NOT NULL,
+            balance DECIMAL(18, 4) NOT NULL,
+            positions_value DECIMAL(18, 4) NOT NULL,
+            capital DECIMAL(18, 4) NOT NULL
+        );
+        """,
+    ),
 )
 
 

@@ -7,7 +7,7 @@ from datetime import datetime
 import duckdb
 
 from flb_pipeline.core.fees import FeeSchedule, UnsupportedFeeType
-from flb_pipeline.core.records import SeriesInfo
+from flb_pipeline.core.records import EventInfo, SeriesInfo
 from flb_pipeline.store.bulk import append, money, timestamps
 
 
@@ -47,3 +47,25 @@ def fee_schedules(con: duckdb.DuckDBPyConnection) -> dict[str, FeeSchedule | Non
         except UnsupportedFeeType:
             schedules[ticker] = None
     return schedules
+
+
+def upsert_events(
+    con: duckdb.DuckDBPyConnection, events: list[EventInfo], updated_at: datetime
+) -> int:
+    return append(
+        con,
+        "events",
+        {
+            "event_ticker": [e.event_ticker for e in events],
+            "series_ticker": [e.series_ticker for e in events],
+            "title": [e.title for e in events],
+            "mutually_exclusive": [e.mutually_exclusive for e in events],
+            "updated_at": timestamps([updated_at] * len(events)),
+        },
+        on_conflict="replace",
+    )
+
+
+def mutually_exclusive_events(con: duckdb.DuckDBPyConnection) -> frozenset[str]:
+    rows = con.execute("SELECT event_ticker FROM events WHERE mutually_exclusive").fetchall()
+    return frozenset(row[0] for row in rows)

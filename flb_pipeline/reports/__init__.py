@@ -1,0 +1,1 @@
+"""Pictures and documents for humans: plots and Markdown reports (matplotlib, Agg backend)."""

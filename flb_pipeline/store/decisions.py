@@ -1,0 +1,176 @@
+"""What each trading cycle decided: groups, thresholds, candidates, exclusions, capital."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+import duckdb
+import numpy as np
+import pandas as pd
+
+from flb_pipeline.core.strategy import Candidate, StrategyThresholds
+from flb_pipeline.store.bulk import append, money, prices, timestamps
+
+
+def save_groups(
+    con: duckdb.DuckDBPyConnection, scan_id: str, group_of: Mapping[str, str], method: str
+) -> int:
+    tickers = sorted(group_of)
+    return append(
+        con,
+        "correlation_groups",
+        {
+            "scan_id": [scan_id] * len(tickers),
+            "ticker": tickers,
+            "group_id": [group_of[t] for t in tickers],
+            "method": [method] * len(tickers),
+        },
+        on_conflict="replace",
+    )
+
+
+def load_groups(con: duckdb.DuckDBPyConnection, scan_id: str) -> dict[str, str]:
+    rows = con.execute(
+        "SELECT ticker, group_id FROM correlation_groups WHERE scan_id = ?", [scan_id]
+    ).fetchall()
+    return dict(rows)
+
+
+def recent_mids(
+    con: duckdb.DuckDBPyConnection, scan_id: str, tickers: list[str], scans: int
+) -> np.ndarray:
+    """YES mids of `tickers` over the last `scans` complete scans up to `scan_id`, oldest
+    first: shape [n_scans, n_tickers], NaN where a scan has no two-sided quote."""
+    frame = con.execute(
+        """
+        WITH recent AS (
+            SELECT scan_id FROM scans WHERE status = 'complete' AND scan_id <= ?
+            ORDER BY scan_id DESC LIMIT ?
+        )
+        SELECT s.scan_id, s.ticker, CAST((s.yes_bid + s.yes_ask) / 2 AS DOUBLE) AS mid
+        FROM market_snapshots s JOIN recent USING (scan_id)
+        WHERE list_contains(?, s.ticker)
+        """,
+        [scan_id, scans, tickers],
+    ).df()
+    wide = frame.pivot_table(index="scan_id", columns="ticker", values="mid", aggfunc="first")
+    return wide.sort_index().reindex(columns=tickers).to_numpy(dtype=float)
+
+
+@dataclass(frozen=True)
+class ThresholdsRecord:
+    thresholds_id: str
+    source: str
+    thresholds: StrategyThresholds
+
+
+def save_thresholds(
+    con: duckdb.DuckDBPyConnection, record: ThresholdsRecord, created_at: datetime
+) -> None:
+    """Idempotent: the id is derived from the values, so the same thresholds keep one row."""
+    t = record.thresholds
+    con.execute(
+        "INSERT OR IGNORE INTO strategy_thresholds VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        [
+            record.thresholds_id,
+            created_at,
+            record.source,
+            t.min_favourite_price,
+            t.min_edge,
+            t.kelly_fraction,
+            t.min_seconds_to_close,
+            t.max_seconds_to_close,
+        ],
+    )
+
+
+def load_thresholds(con: duckdb.DuckDBPyConnection, thresholds_id: str) -> ThresholdsRecord:
+    row = con.execute(
+        "SELECT thresholds_id, source, min_favourite_price, min_edge, kelly_fraction,"
+        " min_seconds_to_close, max_seconds_to_close FROM strategy_thresholds"
+        " WHERE thresholds_id = ?",
+        [thresholds_id],
+    ).fetchall()
+    if not row:
+        raise KeyError(f"no strategy thresholds {thresholds_id!r}")
+    thresholds_id, source, *values = row[0]
+    return ThresholdsRecord(thresholds_id, source, StrategyThresholds(*values))
+
+
+def save_candidates(
+    con: duckdb.DuckDBPyConnection,
+    scan_id: str,
+    candidates: list[Candidate],
+    *,
+    model_id: str,
+    thresholds_id: str,
+    decided_at: datetime,
+    quote_ts: Mapping[str, datetime],
+) -> int:
+    c = candidates
+    return append(
+        con,
+        "trade_candidates",
+        {
+            "scan_id": [scan_id] * len(c),
+            "ticker": [x.ticker for x in c],
+            "event_ticker": [x.event_ticker for x in c],
+            "family": [x.family for x in c],
+            "group_id": [x.group_id for x in c],
+            "side": [x.side for x in c],
+            "price": prices(x.price for x in c),
+            "win_probability": [x.win_probability for x in c],
+            "fee": money(x.fee for x in c),
+            "edge": [x.edge for x in c],
+            "kelly_fraction": [x.kelly_fraction for x in c],
+            "kelly_contracts": [x.kelly_contracts for x in c],
+            "contracts": [x.contracts for x in c],
+            "cost": money(x.cost for x in c),
+            "binding_cap": [x.binding_cap for x in c],
+            "model_id": [model_id] * len(c),
+            "thresholds_id": [thresholds_id] * len(c),
+            "decided_at": timestamps([decided_at] * len(c)),
+            "quote_ts": timestamps(quote_ts[x.ticker] for x in c),
+        },
+    )
+
+
+def candidates_frame(con: duckdb.DuckDBPyConnection, scan_id: str) -> pd.DataFrame:
+    """The cycle's candidates, best edge first."""
+    return con.execute(
+        "SELECT * FROM trade_candidates WHERE scan_id = ? ORDER BY edge DESC, ticker, side",
+        [scan_id],
+    ).df()
+
+
+def save_exclusions(con: duckdb.DuckDBPyConnection, scan_id: str, counts: Mapping[str, int]) -> int:
+    reasons = sorted(counts)
+    return append(
+        con,
+        "candidate_exclusions",
+        {
+            "scan_id": [scan_id] * len(reasons),
+            "reason": reasons,
+            "sides": [counts[r] for r in reasons],
+        },
+    )
+
+
+def save_capital_mark(
+    con: duckdb.DuckDBPyConnection,
+    *,
+    marked_at: datetime,
+    scan_id: str | None,
+    execution: str,
+    balance: Decimal,
+    positions_value: Decimal,
+) -> Decimal:
+    capital = balance + positions_value
+    con.execute(
+        "INSERT INTO capital_marks VALUES (?, ?, ?, ?, ?, ?)",
+        [marked_at, scan_id, execution, balance, positions_value, capital],
+    )
+    return capital

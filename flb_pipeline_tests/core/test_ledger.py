@@ -1,0 +1,97 @@
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+from flb_pipeline.core.ledger import OrderContext, build_ledger, slippage_bps
+from flb_pipeline.core.records import Fill, Settlement
+
+D = Decimal
+T0 = datetime(2026, 11, 29, 14, 0, tzinfo=UTC)
+
+
+def fill(fill_id, order_id, ticker, side, contracts, price, fee, minutes, action="buy"):
+    return Fill(
+        fill_id, order_id, f"c-{order_id}", ticker, side, action, contracts, D(price), D(fee),
+        True, T0 + timedelta(minutes=minutes),
+    )  # fmt: skip
+
+
+def settle(ticker, result, minutes):
+    return Settlement(ticker, "E", result, 0, 0, D(0), D(0), D(0), T0 + timedelta(minutes=minutes))
+
+
+def context(order_id, decision, q=0.95, family="weather", group="weather_newyork"):
+    return OrderContext(f"c-{order_id}", "scan-1", "wpm-1", "thr-1", D(decision), q, family, group)
+
+
+CONTEXTS = {f"c-{o}": context(o, d) for o, d in [("o1", "0.95"), ("o2", "0.90"), ("o3", "0.88")]}
+
+
+def test_a_winning_favourite_pays_one_dollar_less_cost_and_entry_fee():
+    fills = [fill("f1", "o1", "A", "yes", 100, "0.95", "0.34", 0)]
+    ledger = build_ledger(fills, CONTEXTS, [settle("A", "yes", 30)])
+    (trade,) = ledger.closed_trades
+    assert ledger.open_lots == []
+    assert (trade.gross_pnl, trade.fees, trade.net_pnl) == (D("5.00"), D("0.34"), D("4.66"))
+    assert trade.result == "win" and trade.holding_period_s == 1800
+    assert trade.model_id == "wpm-1" and trade.scan_id == "scan-1"
+
+
+def test_a_losing_no_position_loses_cost_and_fees():
+    fills = [fill("f2", "o2", "B", "no", 10, "0.90", "0.07", 0)]
+    (trade,) = build_ledger(fills, CONTEXTS, [settle("B", "yes", 5)]).closed_trades
+    assert (trade.gross_pnl, trade.net_pnl, trade.result) == (D("-9.00"), D("-9.07"), "loss")
+
+
+def test_fills_of_one_order_form_one_lot_with_exact_vwap_and_slippage():
+    fills = [
+        fill("f3", "o3", "C", "yes", 60, "0.88", "0.45", 0),
+        fill("f4", "o3", "C", "yes", 40, "0.89", "0.29", 0),
+    ]
+    ledger = build_ledger(fills, CONTEXTS, [])
+    (lot,) = ledger.open_lots
+    assert (lot.contracts, lot.cost, lot.fees) == (100, D("88.40"), D("0.74"))
+    assert lot.entry_price == D("0.8840")
+    assert abs(slippage_bps(lot.cost / lot.contracts, D("0.88")) - 45.4545) < 1e-3
+
+
+def test_sale_closes_fifo_and_charges_the_exit_fee():
+    fills = [
+        fill("f5", "o1", "A", "yes", 100, "0.95", "0.34", 0),
+        fill("f6", "o9", "A", "yes", 30, "0.97", "0.03", 10, action="sell"),
+    ]
+    ledger = build_ledger(fills, CONTEXTS, [settle("A", "no", 20)])
+    sold, settled = ledger.closed_trades
+    assert (sold.contracts, sold.cost, sold.fees) == (30, D("28.5000"), D("0.1320"))
+    assert sold.gross_pnl == D("29.10") - D("28.5000") and sold.close_kind == "sale"
+    assert (settled.contracts, settled.cost, settled.fees) == (70, D("66.5000"), D("0.2380"))
+    assert settled.net_pnl == D("-66.7380")
+    total_fees = sold.fees + settled.fees
+    assert total_fees == D("0.34") + D("0.03")
+
+
+def test_void_refunds_cost_and_keeps_fees():
+    fills = [fill("f7", "o1", "A", "yes", 10, "0.95", "0.04", 0)]
+    (trade,) = build_ledger(fills, CONTEXTS, [settle("A", "void", 1)]).closed_trades
+    assert (trade.gross_pnl, trade.net_pnl, trade.result) == (D(0), D("-0.04"), "void")
+
+
+def test_replay_is_idempotent_and_order_independent():
+    fills = [
+        fill("f1", "o1", "A", "yes", 100, "0.95", "0.34", 0),
+        fill("f2", "o2", "B", "no", 10, "0.90", "0.07", 1),
+    ]
+    settlements = [settle("A", "yes", 30), settle("B", "no", 31)]
+    first = build_ledger(fills, CONTEXTS, settlements)
+    second = build_ledger(list(reversed(fills)), CONTEXTS, list(reversed(settlements)))
+    assert first == second
+    assert [t.trade_id for t in first.closed_trades] == [
+        f"o1:settlement:{(T0 + timedelta(minutes=30)).isoformat()}",
+        f"o2:settlement:{(T0 + timedelta(minutes=31)).isoformat()}",
+    ]
+
+
+def test_fills_without_our_order_still_count_but_carry_no_model():
+    fills = [fill("f8", "manual", "Z", "yes", 1, "0.50", "0.02", 0)]
+    (trade,) = build_ledger(fills, CONTEXTS, [settle("Z", "yes", 1)]).closed_trades
+    assert trade.model_id is None and trade.slippage_bps is None
+    assert trade.net_pnl == D("0.48")
