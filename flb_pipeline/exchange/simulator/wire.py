@@ -128,9 +128,8 @@ class MarketWire:
         if shared is None:
             shared = self._event_static[event.index] = self._event_fields(event)
         market_set = event.sets[market - event.first_market]
-        body = dict(shared)
+        body = {"ticker": world.market_tickers[market], **shared}
         body.update(
-            ticker=world.market_tickers[market],
             yes_sub_title=market_set.yes_sub_title,
             no_sub_title=market_set.yes_sub_title,
             rules_primary=(
