@@ -2,10 +2,19 @@
 
 import dagster as dg
 
+from flb_pipeline.defs.assets.candidates import trade_candidates
+from flb_pipeline.defs.assets.decisions import correlation_groups, strategy_thresholds
 from flb_pipeline.defs.assets.ingest import market_snapshots, settled_history
+from flb_pipeline.defs.assets.model import win_probability_model
 from flb_pipeline.defs.checks import SNAPSHOT_CHECKS
 from flb_pipeline.defs.jobs import JOBS
-from flb_pipeline.defs.resources import ClockResource, ExchangeResource, StoreResource
+from flb_pipeline.defs.resources import (
+    ClockResource,
+    ExchangeResource,
+    RiskResource,
+    StoreResource,
+    TradingResource,
+)
 from flb_pipeline.defs.schedules import SCHEDULES
 from flb_pipeline.settings import Settings
 
@@ -15,6 +24,8 @@ def build_definitions(
     *,
     exchange: ExchangeResource | None = None,
     store: StoreResource | None = None,
+    risk: RiskResource | None = None,
+    trading: TradingResource | None = None,
 ) -> dg.Definitions:
     """Definitions wired to one deployment's settings; tests may hand in tuned resources."""
     exchange = exchange or ExchangeResource(
@@ -22,7 +33,14 @@ def build_definitions(
     )
     clock_source = "exchange" if exchange.exchange == "sim" else "system"
     return dg.Definitions(
-        assets=[market_snapshots, settled_history],
+        assets=[
+            market_snapshots,
+            settled_history,
+            win_probability_model,
+            correlation_groups,
+            strategy_thresholds,
+            trade_candidates,
+        ],
         asset_checks=SNAPSHOT_CHECKS,
         jobs=JOBS,
         schedules=SCHEDULES,
@@ -30,6 +48,8 @@ def build_definitions(
             "store": store or StoreResource(db_path=settings.db_path),
             "exchange": exchange,
             "clock": ClockResource(exchange=exchange, source=clock_source),
+            "risk": risk or RiskResource(),
+            "trading": trading or TradingResource(),
         },
         executor=dg.in_process_executor,
     )

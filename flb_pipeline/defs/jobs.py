@@ -2,7 +2,10 @@
 
 import dagster as dg
 
+from flb_pipeline.defs.assets.candidates import trade_candidates
+from flb_pipeline.defs.assets.decisions import correlation_groups, strategy_thresholds
 from flb_pipeline.defs.assets.ingest import market_snapshots, settled_history
+from flb_pipeline.defs.assets.model import win_probability_model
 
 snapshot_job = dg.define_asset_job(
     "snapshot_job",
@@ -16,4 +19,18 @@ history_job = dg.define_asset_job(
     description="Fetch newly settled markets and their pre-close prices.",
 )
 
-JOBS = [snapshot_job, history_job]
+calibration_job = dg.define_asset_job(
+    "calibration_job",
+    selection=dg.AssetSelection.assets(win_probability_model),
+    description="Fit, evaluate and version the win-probability model.",
+)
+
+decision_job = dg.define_asset_job(
+    "decision_job",
+    selection=dg.AssetSelection.assets(
+        market_snapshots, correlation_groups, strategy_thresholds, trade_candidates
+    ),
+    description="Snapshot -> groups -> sized candidates, without sending anything.",
+)
+
+JOBS = [snapshot_job, history_job, calibration_job, decision_job]

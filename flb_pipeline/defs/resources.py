@@ -4,6 +4,7 @@ import os
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 
 import dagster as dg
@@ -11,6 +12,8 @@ import httpx
 from pydantic import PrivateAttr
 
 from flb_pipeline.core.modes import TradingMode, resolve_trading_mode
+from flb_pipeline.core.risk import RiskLimits
+from flb_pipeline.core.sizing import ExposureCaps
 from flb_pipeline.exchange.client import (
     DEMO_URL,
     PROD_URL,
@@ -130,3 +133,65 @@ def _credentials_from_env() -> Credentials | None:
     if not key_id or not _readable(key_path):
         return None
     return Credentials(key_id, load_private_key(Path(key_path)))  # type: ignore[arg-type]
+
+
+class RiskResource(dg.ConfigurableResource):
+    """Kill-switch thresholds and exposure caps (DESIGN §6), echoed in every cycle's metadata."""
+
+    daily_loss_dollars: float = 500.0
+    daily_loss_fraction: float = 0.05
+    trading_timezone: str = "America/New_York"
+    loss_streak_length: int = 5
+    loss_streak_pause_hours: float = 4.0
+    max_median_slippage_bps: float = 50.0
+    slippage_fills: int = 10
+    max_api_errors: int = 10
+    error_window_minutes: float = 60.0
+    max_quote_age_seconds: float = 30.0
+    no_fill_scans: int = 20
+    position_fraction: float = 0.05
+    group_fraction: float = 0.15
+    total_fraction: float = 0.20
+
+    def limits(self) -> RiskLimits:
+        return RiskLimits(
+            daily_loss_dollars=_decimal(self.daily_loss_dollars),
+            daily_loss_fraction=_decimal(self.daily_loss_fraction),
+            trading_timezone=self.trading_timezone,
+            loss_streak_length=self.loss_streak_length,
+            loss_streak_pause=timedelta(hours=self.loss_streak_pause_hours),
+            max_median_slippage_bps=self.max_median_slippage_bps,
+            slippage_fills=self.slippage_fills,
+            max_api_errors=self.max_api_errors,
+            error_window=timedelta(minutes=self.error_window_minutes),
+            max_quote_age=timedelta(seconds=self.max_quote_age_seconds),
+            no_fill_scans=self.no_fill_scans,
+            position_fraction=_decimal(self.position_fraction),
+            group_fraction=_decimal(self.group_fraction),
+            total_fraction=_decimal(self.total_fraction),
+        )
+
+    def caps(self) -> ExposureCaps:
+        limits = self.limits()
+        return ExposureCaps(limits.position_fraction, limits.group_fraction, limits.total_fraction)
+
+
+class TradingResource(dg.ConfigurableResource):
+    """How decisions become orders, and the correlation-grouping knobs.
+
+    `order_style` taker sends IOC limits at the ask (plus `limit_slippage_cents`); maker rests
+    post-only GTC orders at the best bid of the side bought.
+    """
+
+    order_style: str = "taker"
+    limit_slippage_cents: int = 0
+    max_orders_per_cycle: int = 10
+    book_depth: int = 10
+    paper_starting_capital: float = 10_000.0
+    correlation_threshold: float = 0.5
+    correlation_scans: int = 60
+    correlation_min_observations: int = 20
+
+
+def _decimal(value: float) -> Decimal:
+    return Decimal(str(value))

@@ -2,7 +2,7 @@
 
 import dagster as dg
 
-from flb_pipeline.defs.jobs import history_job, snapshot_job
+from flb_pipeline.defs.jobs import calibration_job, history_job, snapshot_job
 
 history_job_schedule = dg.ScheduleDefinition(
     name="history_job_schedule",
@@ -19,4 +19,13 @@ snapshot_job_schedule = dg.ScheduleDefinition(
     description="A snapshot every minute when no trading cycle is running them.",
 )
 
-SCHEDULES = [history_job_schedule, snapshot_job_schedule]
+calibration_job_schedule = dg.ScheduleDefinition(
+    name="calibration_job_schedule",
+    job=calibration_job,
+    cron_schedule="15 6 * * *",
+    execution_timezone="America/New_York",
+    default_status=dg.DefaultScheduleStatus.RUNNING,
+    description="Refit the win-probability model every morning on the latest history.",
+)
+
+SCHEDULES = [history_job_schedule, snapshot_job_schedule, calibration_job_schedule]

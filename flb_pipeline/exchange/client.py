@@ -169,6 +169,10 @@ class KalshiClient:
             events.extend(parsed)
         return events
 
+    def event(self, event_ticker: str) -> EventInfo:
+        body = self._get("/events/{event_ticker}", event_ticker=event_ticker)
+        return schema.event_info(schema.required(body, "event"))
+
     def market_pages(
         self, *, status: str = "open", series_ticker: str | None = None
     ) -> Iterator[MarketPage]:
@@ -199,6 +203,17 @@ class KalshiClient:
             markets, invalid = schema.each(body.get("markets"), schema.settled_market, "markets")
             self._record_invalid("/markets", invalid)
             yield SettledPage(markets, invalid)
+
+    def market_statuses(self, tickers: list[str]) -> dict[str, tuple[str, str]]:
+        """ticker -> (status, result) for specific markets, 100 tickers per call."""
+        statuses: dict[str, tuple[str, str]] = {}
+        for first in range(0, len(tickers), CANDLESTICK_BATCH):
+            batch = ",".join(tickers[first : first + CANDLESTICK_BATCH])
+            for body in self._pages("/markets", {"tickers": batch, "limit": 1000}):
+                parsed, invalid = schema.each(body.get("markets"), schema.market_status, "markets")
+                self._raise_invalid("/markets", invalid)
+                statuses.update({ticker: (status, result) for ticker, status, result in parsed})
+        return statuses
 
     def candlesticks(
         self, tickers: list[str], start_ts: int, end_ts: int, period_minutes: int = 1

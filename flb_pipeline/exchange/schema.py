@@ -135,6 +135,15 @@ def settled_market(obj: Json) -> SettledMarket:
     )
 
 
+def market_status(obj: Json) -> tuple[str, str, str]:
+    """(ticker, status, result); result is "" until the market is determined."""
+    return (
+        str(required(obj, "ticker")),
+        str(required(obj, "status")),
+        str(obj.get("result") or ""),
+    )
+
+
 def series_info(obj: Json) -> SeriesInfo:
     return SeriesInfo(
         ticker=str(required(obj, "ticker")),

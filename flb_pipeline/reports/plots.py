@@ -8,9 +8,9 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.pyplot as plt
 
-from flb_pipeline.core.calibration import CalibrationReport  # noqa: E402
+from flb_pipeline.core.calibration import CalibrationReport
 
 
 def reliability_diagram(report: CalibrationReport, path: Path, title: str) -> Path:

@@ -183,6 +183,148 @@ MIGRATIONS: tuple[Migration, ...] = (
         );
         """,
     ),
+    Migration(
+        3,
+        "execution: order books, orders, fills, settlements, positions, trades, risk",
+        """
+        CREATE TABLE order_books (
+            scan_id VARCHAR NOT NULL,
+            ticker VARCHAR NOT NULL,
+            side VARCHAR NOT NULL,
+            level INTEGER NOT NULL,
+            price DECIMAL(10, 4) NOT NULL,
+            contracts INTEGER NOT NULL,
+            fetched_at TIMESTAMPTZ NOT NULL,
+            PRIMARY KEY (scan_id, ticker, side, level)
+        );
+        CREATE TABLE orders (
+            client_order_id VARCHAR PRIMARY KEY,
+            order_id VARCHAR,
+            execution VARCHAR NOT NULL,
+            scan_id VARCHAR NOT NULL,
+            ticker VARCHAR NOT NULL,
+            event_ticker VARCHAR NOT NULL,
+            side VARCHAR NOT NULL,
+            action VARCHAR NOT NULL,
+            contracts INTEGER NOT NULL,
+            limit_price DECIMAL(10, 4) NOT NULL,
+            decision_price DECIMAL(10, 4) NOT NULL,
+            win_probability DOUBLE NOT NULL,
+            family VARCHAR NOT NULL,
+            group_id VARCHAR NOT NULL,
+            time_in_force VARCHAR NOT NULL,
+            status VARCHAR NOT NULL,
+            filled_contracts INTEGER NOT NULL DEFAULT 0,
+            fees DECIMAL(18, 4) NOT NULL DEFAULT 0,
+            reject_code VARCHAR,
+            reject_reason VARCHAR,
+            model_id VARCHAR NOT NULL,
+            thresholds_id VARCHAR NOT NULL,
+            check_results JSON NOT NULL,
+            created_at TIMESTAMPTZ NOT NULL,
+            updated_at TIMESTAMPTZ NOT NULL
+        );
+        CREATE TABLE fills (
+            fill_id VARCHAR PRIMARY KEY,
+            order_id VARCHAR NOT NULL,
+            client_order_id VARCHAR,
+            execution VARCHAR NOT NULL,
+            ticker VARCHAR NOT NULL,
+            side VARCHAR NOT NULL,
+            action VARCHAR NOT NULL,
+            contracts INTEGER NOT NULL,
+            price DECIMAL(10, 4) NOT NULL,
+            fee DECIMAL(18, 4) NOT NULL,
+            is_taker BOOLEAN NOT NULL,
+            created_time TIMESTAMPTZ NOT NULL
+        );
+        CREATE TABLE settlements (
+            ticker VARCHAR NOT NULL,
+            execution VARCHAR NOT NULL,
+            event_ticker VARCHAR,
+            result VARCHAR NOT NULL,
+            yes_contracts INTEGER NOT NULL,
+            no_contracts INTEGER NOT NULL,
+            yes_total_cost DECIMAL(18, 4) NOT NULL,
+            no_total_cost DECIMAL(18, 4) NOT NULL,
+            revenue DECIMAL(18, 4) NOT NULL,
+            settled_time TIMESTAMPTZ NOT NULL,
+            PRIMARY KEY (ticker, execution)
+        );
+        CREATE TABLE positions (
+            execution VARCHAR NOT NULL,
+            order_id VARCHAR NOT NULL,
+            ticker VARCHAR NOT NULL,
+            side VARCHAR NOT NULL,
+            contracts INTEGER NOT NULL,
+            cost DECIMAL(18, 4) NOT NULL,
+            fees DECIMAL(18, 4) NOT NULL,
+            opened_at TIMESTAMPTZ NOT NULL,
+            family VARCHAR,
+            group_id VARCHAR,
+            scan_id VARCHAR,
+            model_id VARCHAR,
+            source VARCHAR NOT NULL,
+            PRIMARY KEY (execution, order_id)
+        );
+        CREATE TABLE closed_trades (
+            trade_id VARCHAR PRIMARY KEY,
+            execution VARCHAR NOT NULL,
+            order_id VARCHAR NOT NULL,
+            ticker VARCHAR NOT NULL,
+            family VARCHAR,
+            group_id VARCHAR,
+            side VARCHAR NOT NULL,
+            entry_price DECIMAL(10, 4) NOT NULL,
+            decision_price DECIMAL(10, 4),
+            contracts INTEGER NOT NULL,
+            cost DECIMAL(18, 4) NOT NULL,
+            fees DECIMAL(18, 4) NOT NULL,
+            slippage_bps DOUBLE,
+            result VARCHAR NOT NULL,
+            gross_pnl DECIMAL(18, 4) NOT NULL,
+            net_pnl DECIMAL(18, 4) NOT NULL,
+            opened_at TIMESTAMPTZ NOT NULL,
+            closed_at TIMESTAMPTZ NOT NULL,
+            holding_period_s DOUBLE NOT NULL,
+            model_id VARCHAR,
+            scan_id VARCHAR,
+            win_probability DOUBLE,
+            close_kind VARCHAR NOT NULL
+        );
+        CREATE TABLE reconciliation_log (
+            logged_at TIMESTAMPTZ NOT NULL,
+            execution VARCHAR NOT NULL,
+            kind VARCHAR NOT NULL,
+            ticker VARCHAR,
+            local_value VARCHAR,
+            exchange_value VARCHAR,
+            action VARCHAR NOT NULL
+        );
+        CREATE TABLE risk_events (
+            event_ts TIMESTAMPTZ NOT NULL,
+            check_name VARCHAR NOT NULL,
+            kind VARCHAR NOT NULL,
+            value DOUBLE,
+            threshold DOUBLE,
+            paused_until TIMESTAMPTZ,
+            reason VARCHAR NOT NULL,
+            run_id VARCHAR
+        );
+        CREATE TABLE risk_check_results (
+            scan_id VARCHAR NOT NULL,
+            run_id VARCHAR NOT NULL,
+            check_name VARCHAR NOT NULL,
+            passed BOOLEAN NOT NULL,
+            value DOUBLE,
+            threshold DOUBLE,
+            paused_until TIMESTAMPTZ,
+            reason VARCHAR NOT NULL,
+            evaluated_at TIMESTAMPTZ NOT NULL,
+            PRIMARY KEY (scan_id, run_id, check_name)
+        );
+        """,
+    ),
 )
 
 

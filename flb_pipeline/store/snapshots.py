@@ -153,3 +153,27 @@ def table_counts(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
         name: int(con.execute(f'SELECT count(*) FROM "{name}"').fetchone()[0])  # type: ignore[index]
         for (name,) in tables
     }
+
+
+def snapshot_quotes(con: duckdb.DuckDBPyConnection, scan_id: str) -> list[MarketQuote]:
+    """The scan's quotes as records; `quote_ts` is the row's snapshot time."""
+    rows = con.execute(
+        """
+        SELECT ticker, event_ticker, series_ticker, title, category, status, yes_bid, yes_ask,
+               no_bid, no_ask, last_price, volume, open_interest, open_time, close_time,
+               snapshot_ts
+        FROM market_snapshots WHERE scan_id = ? ORDER BY ticker
+        """,
+        [scan_id],
+    ).fetchall()
+    return [MarketQuote(*row) for row in rows]
+
+
+def unknown_event_tickers(con: duckdb.DuckDBPyConnection, scan_id: str) -> list[str]:
+    rows = con.execute(
+        "SELECT DISTINCT event_ticker FROM market_snapshots s WHERE scan_id = ?"
+        " AND NOT EXISTS (SELECT 1 FROM events e WHERE e.event_ticker = s.event_ticker)"
+        " ORDER BY 1",
+        [scan_id],
+    ).fetchall()
+    return [row[0] for row in rows]

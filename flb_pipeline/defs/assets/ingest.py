@@ -22,7 +22,7 @@ from flb_pipeline.store.history import (
     record_fetch,
     settled_market_count,
 )
-from flb_pipeline.store.series import upsert_series
+from flb_pipeline.store.series import upsert_events, upsert_series
 from flb_pipeline.store.snapshots import (
     SCAN_COMPLETE,
     SCAN_FAILED,
@@ -30,9 +30,11 @@ from flb_pipeline.store.snapshots import (
     append_market_snapshots,
     begin_scan,
     finish_scan,
+    unknown_event_tickers,
 )
 
 CANDLE_TICKERS_PER_CALL = 100
+EVENTS_FETCHED_ONE_BY_ONE = 20
 
 
 class SnapshotConfig(dg.Config):
@@ -78,14 +80,7 @@ def market_snapshots(
     ):
         begin_scan(con, scan_id, started_at)
         try:
-            upsert_series(con, client.series(), started_at)
-            for series_ticker in _universe(client, config):
-                for page in client.market_pages(series_ticker=series_ticker):
-                    tally.rows += append_market_snapshots(
-                        con, scan_id, page.quotes, page.received_at
-                    )
-                    tally.pages += 1
-                    tally.invalid += len(page.invalid)
+            _scan(client, con, config, scan_id, tally, started_at)
         except ExchangeError as error:
             finish_scan(
                 con, scan_id, status=SCAN_FAILED, finished_at=clock.now(), pages=tally.pages,
@@ -101,6 +96,41 @@ def market_snapshots(
             invalid_records=tally.invalid, latency_ms=_ms_since(started),
         )  # fmt: skip
     return dg.Output(scan_id, metadata=_scan_metadata(summary, clock.now()))
+
+
+def _scan(
+    client: KalshiClient,
+    con: duckdb.DuckDBPyConnection,
+    config: SnapshotConfig,
+    scan_id: str,
+    tally: ScanTally,
+    now: datetime,
+) -> None:
+    """Series (fee schedules), every page of open markets, then any events not seen before.
+
+    Each page lands as soon as it arrives, so a later failure keeps what came before.
+    """
+    upsert_series(con, client.series(), now)
+    for series_ticker in _universe(client, config):
+        for page in client.market_pages(series_ticker=series_ticker):
+            tally.rows += append_market_snapshots(con, scan_id, page.quotes, page.received_at)
+            tally.pages += 1
+            tally.invalid += len(page.invalid)
+    _refresh_events(client, con, scan_id, now)
+
+
+def _refresh_events(
+    client: KalshiClient, con: duckdb.DuckDBPyConnection, scan_id: str, now: datetime
+) -> None:
+    """Learn which new events are mutually exclusive (needed for worst-case exposure): a
+    handful one by one, many at once through the listing."""
+    unknown = unknown_event_tickers(con, scan_id)
+    if not unknown:
+        return
+    if len(unknown) > EVENTS_FETCHED_ONE_BY_ONE:
+        upsert_events(con, client.events(), now)
+    else:
+        upsert_events(con, [client.event(ticker) for ticker in unknown], now)
 
 
 def _universe(client: KalshiClient, config: SnapshotConfig) -> list[str | None]:

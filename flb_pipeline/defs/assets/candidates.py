@@ -1,0 +1,294 @@
+"""trade_candidates: the FLB decisions for one scan, sized under the exposure caps.
+
+The cycle starts by reconciling with the exchange, so capital and open exposure are today's;
+it then screens both sides of every market, fetches order books only for the best few
+opportunities (a full-universe book fetch is not a scan on Kalshi's rate limits) and sizes
+them, best edge first.
+"""
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+import dagster as dg
+import duckdb
+import pandas as pd
+
+from flb_pipeline.core.calibration import WinProbabilityModel
+from flb_pipeline.core.fees import FeeSchedule
+from flb_pipeline.core.modes import TradingMode, TradingRefused
+from flb_pipeline.core.records import MarketQuote, SeriesInfo, Side
+from flb_pipeline.core.sizing import ExposureBook, Holding
+from flb_pipeline.core.strategy import (
+    Candidate,
+    Exclusion,
+    MarketContext,
+    Opportunity,
+    StrategyThresholds,
+    exclusion_counts,
+    screen_market,
+    size_candidates,
+    yes_mid,
+)
+from flb_pipeline.defs.assets.decisions import market_family
+from flb_pipeline.defs.assets.model import win_probability_model
+from flb_pipeline.defs.reconcile import ReconcileSummary, reconcile
+from flb_pipeline.defs.resources import (
+    ClockResource,
+    ExchangeResource,
+    RiskResource,
+    StoreResource,
+    TradingResource,
+)
+from flb_pipeline.defs.session import DUCKDB_POOL, exchange_session
+from flb_pipeline.exchange.client import KalshiClient
+from flb_pipeline.reports.tables import markdown_table
+from flb_pipeline.store.decisions import (
+    candidates_frame,
+    load_groups,
+    load_thresholds,
+    save_candidates,
+    save_capital_mark,
+    save_exclusions,
+)
+from flb_pipeline.store.ledger import open_holdings, save_order_books
+from flb_pipeline.store.models import latest_model
+from flb_pipeline.store.series import fee_schedules, load_series, mutually_exclusive_events
+from flb_pipeline.store.snapshots import snapshot_quotes
+
+TOP_SHOWN = 15
+SHOWN = (
+    "ticker", "side", "price", "win_probability", "edge", "contracts", "cost", "binding_cap",
+    "group_id",
+)  # fmt: skip
+BEYOND_CYCLE_LIMIT = "beyond_max_orders_per_cycle"
+CENT = Decimal("0.01")
+
+
+@dataclass(frozen=True)
+class Cycle:
+    """Everything one decision needs that is not the store itself."""
+
+    scan_id: str
+    mode: TradingMode
+    now: datetime
+    capital: Decimal
+    model: WinProbabilityModel
+    thresholds: StrategyThresholds
+    risk: RiskResource
+    trading: TradingResource
+
+
+@dataclass(frozen=True)
+class Decision:
+    candidates: list[Candidate]
+    exclusions: dict[str, int]
+    markets: int
+    opportunities: int
+
+
+@dg.asset(
+    deps=[win_probability_model],
+    pool=DUCKDB_POOL,
+    group_name="decisions",
+    kinds={"duckdb"},
+    description="Sized FLB candidates for one scan, each with the cap that bound it.",
+)
+def trade_candidates(
+    context: dg.AssetExecutionContext,
+    market_snapshots: str,
+    correlation_groups: str,
+    strategy_thresholds: str,
+    exchange: ExchangeResource,
+    store: StoreResource,
+    clock: ClockResource,
+    risk: RiskResource,
+    trading: TradingResource,
+) -> dg.Output[str]:
+    mode = _trading_mode(context, exchange)
+    now = clock.now()
+    with (
+        exchange_session(context, exchange, store, clock, activity="trade candidates") as client,
+        store.store().connect() as con,
+    ):
+        summary = reconcile(
+            client, con, execution=mode.execution, now=now,
+            paper_capital=Decimal(str(trading.paper_starting_capital)),
+        )  # fmt: skip
+        capital = save_capital_mark(
+            con, marked_at=now, scan_id=market_snapshots, execution=mode.execution,
+            balance=summary.balance, positions_value=summary.positions_value,
+        )  # fmt: skip
+        cycle = Cycle(
+            scan_id=market_snapshots,
+            mode=mode,
+            now=now,
+            capital=capital,
+            model=_model_or_fail(context, con),
+            thresholds=load_thresholds(con, strategy_thresholds).thresholds,
+            risk=risk,
+            trading=trading,
+        )
+        decision = _decide(client, con, cycle, strategy_thresholds)
+        frame = candidates_frame(con, market_snapshots)
+    metadata = _metadata(cycle, strategy_thresholds, summary, decision, frame)
+    return dg.Output(market_snapshots, metadata=metadata)
+
+
+def _trading_mode(context: dg.AssetExecutionContext, exchange: ExchangeResource) -> TradingMode:
+    try:
+        return exchange.trading_mode()
+    except TradingRefused as refused:
+        context.log.error(str(refused))
+        raise dg.Failure(description=str(refused)) from refused
+
+
+def _model_or_fail(
+    context: dg.AssetExecutionContext, con: duckdb.DuckDBPyConnection
+) -> WinProbabilityModel:
+    model = latest_model(con)
+    if model is None:
+        message = "no win-probability model yet: materialise win_probability_model first"
+        context.log.error(message)
+        raise dg.Failure(description=message)
+    return model
+
+
+def _decide(
+    client: KalshiClient, con: duckdb.DuckDBPyConnection, cycle: Cycle, thresholds_id: str
+) -> Decision:
+    quotes = snapshot_quotes(con, cycle.scan_id)
+    groups = load_groups(con, cycle.scan_id)
+    contexts = market_contexts(quotes, groups, load_series(con), fee_schedules(con), cycle.model)
+    opportunities: list[Opportunity] = []
+    exclusions: list[Exclusion] = []
+    for market in contexts:
+        found, excluded = screen_market(market, cycle.thresholds, cycle.capital, cycle.now)
+        opportunities.extend(found)
+        exclusions.extend(excluded)
+    chosen = sorted(opportunities, key=lambda o: -o.screening_edge)
+    chosen, deferred = (
+        chosen[: cycle.trading.max_orders_per_cycle],
+        chosen[len(chosen[: cycle.trading.max_orders_per_cycle]) :],
+    )
+    exclusions.extend(
+        Exclusion(o.context.quote.ticker, o.side, BEYOND_CYCLE_LIMIT) for o in deferred
+    )
+    depth = _book_depth(client, con, cycle, chosen)
+    book = ExposureBook(
+        _holdings(con, cycle.mode.execution, groups), mutually_exclusive_events(con)
+    )
+    candidates, trimmed, _ = size_candidates(
+        chosen, book, cycle.capital, cycle.risk.caps(), cycle.thresholds, depth
+    )
+    exclusions.extend(trimmed)
+    counts = exclusion_counts(exclusions)
+    save_candidates(
+        con, cycle.scan_id, candidates, model_id=cycle.model.model_id,
+        thresholds_id=thresholds_id, decided_at=cycle.now,
+        quote_ts={q.ticker: q.quote_ts or cycle.now for q in quotes},
+    )  # fmt: skip
+    save_exclusions(con, cycle.scan_id, counts)
+    return Decision(candidates, counts, len(quotes), len(opportunities))
+
+
+def market_contexts(
+    quotes: list[MarketQuote],
+    groups: dict[str, str],
+    series: dict[str, SeriesInfo],
+    schedules: dict[str, FeeSchedule | None],
+    model: WinProbabilityModel,
+) -> list[MarketContext]:
+    """Each quote with its family, group, fee schedule and calibrated YES probability."""
+    contexts = []
+    for quote in quotes:
+        family = market_family(quote, series.get(quote.series_ticker))
+        mid = yes_mid(quote)
+        q_yes = model.yes_win_probability(float(mid), family) if mid is not None else None
+        contexts.append(
+            MarketContext(
+                quote=quote,
+                family=family,
+                group_id=groups.get(quote.ticker, quote.event_ticker),
+                schedule=schedules.get(quote.series_ticker),
+                yes_win_probability=q_yes,
+                tradeable=mid is not None and model.is_tradeable(float(mid), family),
+            )
+        )
+    return contexts
+
+
+def _book_depth(
+    client: KalshiClient, con: duckdb.DuckDBPyConnection, cycle: Cycle, chosen: list[Opportunity]
+) -> dict[tuple[str, Side], int] | None:
+    """Contracts offered at or below each order's limit price, from freshly fetched books.
+
+    Resting maker orders take no liquidity, so their size is not limited by depth.
+    """
+    if cycle.trading.order_style != "taker" or not chosen:
+        return None
+    tickers = sorted({o.context.quote.ticker for o in chosen})
+    books = [client.order_book(ticker, depth=cycle.trading.book_depth) for ticker in tickers]
+    save_order_books(con, cycle.scan_id, books, cycle.now)
+    by_ticker = {book.ticker: book for book in books}
+    slippage = cycle.trading.limit_slippage_cents * CENT
+    return {
+        (o.context.quote.ticker, o.side): sum(
+            level.contracts
+            for level in by_ticker[o.context.quote.ticker].asks(o.side)
+            if level.price <= o.price + slippage
+        )
+        for o in chosen
+    }
+
+
+def _holdings(
+    con: duckdb.DuckDBPyConnection, execution: str, groups: dict[str, str]
+) -> tuple[Holding, ...]:
+    """Open lots as exposure: in today's group of their market (or the one they had)."""
+    return tuple(
+        Holding(
+            ticker=row.ticker,
+            event_ticker=row.event_ticker or row.ticker,
+            group_id=groups.get(row.ticker) or row.group_id or row.ticker,
+            side=row.side,
+            contracts=int(row.contracts),
+            cost=Decimal(row.cost),
+        )
+        for row in open_holdings(con, execution).itertuples()
+    )
+
+
+def _metadata(
+    cycle: Cycle,
+    thresholds_id: str,
+    summary: ReconcileSummary,
+    decision: Decision,
+    frame: pd.DataFrame,
+) -> dict[str, dg.MetadataValue | str]:
+    return {
+        "scan_id": cycle.scan_id,
+        "execution": cycle.mode.execution,
+        "model_id": cycle.model.model_id,
+        "thresholds_id": thresholds_id,
+        "capital": dg.MetadataValue.float(float(cycle.capital)),
+        "balance": dg.MetadataValue.float(float(summary.balance)),
+        "positions_value": dg.MetadataValue.float(float(summary.positions_value)),
+        "markets": dg.MetadataValue.int(decision.markets),
+        "opportunities": dg.MetadataValue.int(decision.opportunities),
+        "candidates": dg.MetadataValue.int(len(decision.candidates)),
+        "candidate_cost": dg.MetadataValue.float(float(sum(c.cost for c in decision.candidates))),
+        "exclusions": dg.MetadataValue.json(decision.exclusions),
+        "reconciliation": dg.MetadataValue.json(
+            {
+                "resolved_orders": summary.resolved_orders,
+                "new_fills": summary.new_fills,
+                "new_settlements": summary.new_settlements,
+                "corrections": summary.corrections,
+                "new_closed_trades": len(summary.new_closed_trades),
+                "open_lots": summary.open_lots,
+            }
+        ),
+        "risk_parameters": dg.MetadataValue.json(cycle.risk.model_dump()),
+        "top_candidates": dg.MetadataValue.md(markdown_table(frame.head(TOP_SHOWN), SHOWN)),
+    }

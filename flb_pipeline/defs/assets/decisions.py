@@ -1,0 +1,152 @@
+"""The decision path of one scan: correlation groups, thresholds, sized FLB candidates."""
+
+import hashlib
+from dataclasses import asdict
+from decimal import Decimal
+
+import dagster as dg
+import pandas as pd
+
+from flb_pipeline.core.families import family_of, heuristic_group_key
+from flb_pipeline.core.grouping import (
+    GroupingMarket,
+    PriceHistory,
+    build_groups,
+    group_summary,
+)
+from flb_pipeline.core.records import MarketQuote, SeriesInfo
+from flb_pipeline.core.strategy import (
+    StrategyThresholds,
+)
+from flb_pipeline.defs.resources import (
+    ClockResource,
+    StoreResource,
+    TradingResource,
+)
+from flb_pipeline.defs.session import DUCKDB_POOL
+from flb_pipeline.reports.tables import markdown_table
+from flb_pipeline.store.decisions import (
+    ThresholdsRecord,
+    recent_mids,
+    save_groups,
+    save_thresholds,
+)
+from flb_pipeline.store.series import load_series
+from flb_pipeline.store.snapshots import snapshot_quotes
+
+TOP_SHOWN = 15
+
+
+@dg.asset(
+    pool=DUCKDB_POOL,
+    group_name="decisions",
+    kinds={"scipy", "duckdb"},
+    description="Every open market of the scan -> group_id: event, heuristic family, correlation.",
+)
+def correlation_groups(
+    context: dg.AssetExecutionContext,
+    market_snapshots: str,
+    store: StoreResource,
+    trading: TradingResource,
+) -> dg.Output[str]:
+    scan_id = market_snapshots
+    with store.store().connect() as con:
+        quotes = snapshot_quotes(con, scan_id)
+        markets = grouping_markets(quotes, load_series(con))
+        tickers = [m.ticker for m in markets]
+        mids = recent_mids(con, scan_id, tickers, trading.correlation_scans)
+        history = PriceHistory(tickers, mids) if mids.shape[0] > 1 else None
+        grouping = build_groups(
+            markets,
+            history,
+            correlation_threshold=trading.correlation_threshold,
+            min_observations=trading.correlation_min_observations,
+        )
+        save_groups(con, scan_id, grouping.group_of, grouping.method)
+    largest = group_summary(grouping)[:TOP_SHOWN]
+    return dg.Output(
+        scan_id,
+        metadata={
+            "scan_id": scan_id,
+            "groups": dg.MetadataValue.int(len(set(grouping.group_of.values()))),
+            "markets": dg.MetadataValue.int(len(grouping.group_of)),
+            "method": grouping.method,
+            "clustered_markets": dg.MetadataValue.int(grouping.clustered_markets),
+            "correlation_merges": dg.MetadataValue.int(len(grouping.merges)),
+            "largest_groups": dg.MetadataValue.md(
+                markdown_table(pd.DataFrame(largest, columns=["group_id", "markets"]))
+            ),
+        },
+    )
+
+
+def grouping_markets(
+    quotes: list[MarketQuote], series: dict[str, SeriesInfo]
+) -> list[GroupingMarket]:
+    markets = []
+    for quote in quotes:
+        info = series.get(quote.series_ticker)
+        family = market_family(quote, info)
+        tags = info.tags if info else ()
+        markets.append(
+            GroupingMarket(
+                quote.ticker,
+                quote.event_ticker,
+                quote.series_ticker,
+                family,
+                heuristic_group_key(family, quote.series_ticker, tags),
+            )
+        )
+    return markets
+
+
+def market_family(quote: MarketQuote, series: SeriesInfo | None) -> str:
+    """The series' category when we know the series, else the market's own."""
+    return family_of(series.category if series and series.category else quote.category)
+
+
+class ThresholdsConfig(dg.Config):
+    """Decision thresholds used until a backtest chooses others (DESIGN §5.4)."""
+
+    min_favourite_price: float = 0.85
+    min_edge: float = 0.01
+    kelly_fraction: float = 0.25
+    min_seconds_to_close: float = 60.0
+    max_seconds_to_close: float = 7 * 86400.0
+
+
+@dg.asset(
+    pool=DUCKDB_POOL,
+    group_name="decisions",
+    kinds={"duckdb"},
+    description="The thresholds trade_candidates applies, under an id derived from their values.",
+)
+def strategy_thresholds(
+    config: ThresholdsConfig, store: StoreResource, clock: ClockResource
+) -> dg.Output[str]:
+    thresholds = StrategyThresholds(
+        min_favourite_price=Decimal(str(config.min_favourite_price)),
+        min_edge=config.min_edge,
+        kelly_fraction=config.kelly_fraction,
+        min_seconds_to_close=config.min_seconds_to_close,
+        max_seconds_to_close=config.max_seconds_to_close,
+    )
+    record = ThresholdsRecord(thresholds_id_of(thresholds), "config", thresholds)
+    with store.store().connect() as con:
+        save_thresholds(con, record, clock.now())
+    return dg.Output(
+        record.thresholds_id,
+        metadata={
+            "thresholds_id": record.thresholds_id,
+            "source": record.source,
+            **{
+                name: dg.MetadataValue.text(str(value))
+                for name, value in asdict(thresholds).items()
+            },
+        },
+    )
+
+
+def thresholds_id_of(thresholds: StrategyThresholds) -> str:
+    values = repr(sorted(asdict(thresholds).items()))
+    return f"thr-{hashlib.sha1(values.encode()).hexdigest()[:10]}"

@@ -1,0 +1,410 @@
+"""Orders, fills, settlements and the positions and closed trades rebuilt from them."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+import duckdb
+import pandas as pd
+
+from flb_pipeline.core.ledger import ClosedTrade, Lot, OrderContext
+from flb_pipeline.core.records import BookLevel, Fill, OrderBook, Settlement
+from flb_pipeline.store.bulk import append, money, prices, timestamps
+
+PENDING, UNKNOWN = "pending", "unknown"
+UNRESOLVED = (PENDING, UNKNOWN)
+
+
+@dataclass(frozen=True)
+class OrderRecord:
+    """Our side of an order: the decision behind it and what became of it."""
+
+    client_order_id: str
+    execution: str
+    scan_id: str
+    ticker: str
+    event_ticker: str
+    side: str
+    action: str
+    contracts: int
+    limit_price: Decimal
+    decision_price: Decimal
+    win_probability: float
+    family: str
+    group_id: str
+    time_in_force: str
+    model_id: str
+    thresholds_id: str
+    check_results: Mapping[str, object]
+
+
+def record_order_intent(con: duckdb.DuckDBPyConnection, order: OrderRecord, at: datetime) -> bool:
+    """Write-ahead: the intent lands as `pending` before anything is sent.
+
+    Returns False if this client_order_id was already recorded (a rerun of the same cycle).
+    """
+    before = _count(con, "orders")
+    con.execute(
+        """
+        INSERT OR IGNORE INTO orders (client_order_id, execution, scan_id, ticker, event_ticker,
+            side, action, contracts, limit_price, decision_price, win_probability, family,
+            group_id, time_in_force, status, model_id, thresholds_id, check_results,
+            created_at, updated_at)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+        """,
+        [
+            order.client_order_id, order.execution, order.scan_id, order.ticker,
+            order.event_ticker, order.side, order.action, order.contracts, order.limit_price,
+            order.decision_price, order.win_probability, order.family, order.group_id,
+            order.time_in_force, PENDING, order.model_id, order.thresholds_id,
+            json.dumps(order.check_results, default=str), at, at,
+        ],
+    )  # fmt: skip
+    return _count(con, "orders") > before
+
+
+def update_order(
+    con: duckdb.DuckDBPyConnection,
+    client_order_id: str,
+    *,
+    status: str,
+    at: datetime,
+    order_id: str | None = None,
+    filled_contracts: int | None = None,
+    fees: Decimal | None = None,
+    reject_code: str | None = None,
+    reject_reason: str | None = None,
+) -> None:
+    con.execute(
+        """
+        UPDATE orders SET status = ?, updated_at = ?,
+            order_id = coalesce(?, order_id),
+            filled_contracts = coalesce(?, filled_contracts),
+            fees = coalesce(?, fees),
+            reject_code = coalesce(?, reject_code),
+            reject_reason = coalesce(?, reject_reason)
+        WHERE client_order_id = ?
+        """,
+        [status, at, order_id, filled_contracts, fees, reject_code, reject_reason, client_order_id],
+    )
+
+
+def order_status(con: duckdb.DuckDBPyConnection, client_order_id: str) -> str | None:
+    rows = con.execute(
+        "SELECT status FROM orders WHERE client_order_id = ?", [client_order_id]
+    ).fetchall()
+    return rows[0][0] if rows else None
+
+
+def unresolved_orders(
+    con: duckdb.DuckDBPyConnection, execution: str
+) -> list[tuple[str, str, str, datetime]]:
+    """(client_order_id, ticker, status, created_at) of orders whose outcome is unknown."""
+    return con.execute(
+        "SELECT client_order_id, ticker, status, created_at FROM orders"
+        " WHERE execution = ? AND list_contains(?, status) ORDER BY created_at",
+        [execution, list(UNRESOLVED)],
+    ).fetchall()
+
+
+def order_contexts(con: duckdb.DuckDBPyConnection, execution: str) -> dict[str, OrderContext]:
+    rows = con.execute(
+        "SELECT client_order_id, scan_id, model_id, thresholds_id, decision_price,"
+        " win_probability, family, group_id FROM orders WHERE execution = ?",
+        [execution],
+    ).fetchall()
+    return {row[0]: OrderContext(*row) for row in rows}
+
+
+def orders_frame(con: duckdb.DuckDBPyConnection, scan_id: str) -> pd.DataFrame:
+    return con.execute(
+        "SELECT * FROM orders WHERE scan_id = ? ORDER BY created_at, client_order_id", [scan_id]
+    ).df()
+
+
+def save_order_books(
+    con: duckdb.DuckDBPyConnection, scan_id: str, books: list[OrderBook], fetched_at: datetime
+) -> int:
+    """The books a cycle decided on, as asks per side: what paper execution fills against."""
+    rows = [
+        (book.ticker, side, level, ask)
+        for book in books
+        for side in ("yes", "no")
+        for level, ask in enumerate(book.asks(side))
+    ]
+    return append(
+        con,
+        "order_books",
+        {
+            "scan_id": [scan_id] * len(rows),
+            "ticker": [r[0] for r in rows],
+            "side": [r[1] for r in rows],
+            "level": [r[2] for r in rows],
+            "price": prices(r[3].price for r in rows),
+            "contracts": [r[3].contracts for r in rows],
+            "fetched_at": timestamps([fetched_at] * len(rows)),
+        },
+        on_conflict="replace",
+    )
+
+
+def load_asks(
+    con: duckdb.DuckDBPyConnection, scan_id: str, ticker: str, side: str
+) -> list[BookLevel]:
+    rows = con.execute(
+        "SELECT price, contracts FROM order_books WHERE scan_id = ? AND ticker = ? AND side = ?"
+        " ORDER BY level",
+        [scan_id, ticker, side],
+    ).fetchall()
+    return [BookLevel(price, contracts) for price, contracts in rows]
+
+
+def append_fills(con: duckdb.DuckDBPyConnection, fills: list[Fill], execution: str) -> int:
+    """Idempotent by fill_id; returns how many were new."""
+    before = _count(con, "fills")
+    append(
+        con,
+        "fills",
+        {
+            "fill_id": [f.fill_id for f in fills],
+            "order_id": [f.order_id for f in fills],
+            "client_order_id": [f.client_order_id for f in fills],
+            "execution": [execution] * len(fills),
+            "ticker": [f.ticker for f in fills],
+            "side": [f.side for f in fills],
+            "action": [f.action for f in fills],
+            "contracts": [f.contracts for f in fills],
+            "price": prices(f.price for f in fills),
+            "fee": money(f.fee for f in fills),
+            "is_taker": [f.is_taker for f in fills],
+            "created_time": timestamps(f.created_time for f in fills),
+        },
+        on_conflict="ignore",
+    )
+    return _count(con, "fills") - before
+
+
+def load_fills(con: duckdb.DuckDBPyConnection, execution: str) -> list[Fill]:
+    rows = con.execute(
+        "SELECT fill_id, order_id, client_order_id, ticker, side, action, contracts, price, fee,"
+        " is_taker, created_time FROM fills WHERE execution = ? ORDER BY created_time, fill_id",
+        [execution],
+    ).fetchall()
+    return [Fill(*row) for row in rows]
+
+
+def latest_fill_time(con: duckdb.DuckDBPyConnection, execution: str) -> datetime | None:
+    return con.execute(
+        "SELECT max(created_time) FROM fills WHERE execution = ?", [execution]
+    ).fetchall()[0][0]
+
+
+def append_settlements(
+    con: duckdb.DuckDBPyConnection, settlements: list[Settlement], execution: str
+) -> int:
+    before = _count(con, "settlements")
+    s = settlements
+    append(
+        con,
+        "settlements",
+        {
+            "ticker": [x.ticker for x in s],
+            "execution": [execution] * len(s),
+            "event_ticker": [x.event_ticker for x in s],
+            "result": [x.result for x in s],
+            "yes_contracts": [x.yes_contracts for x in s],
+            "no_contracts": [x.no_contracts for x in s],
+            "yes_total_cost": money(x.yes_total_cost for x in s),
+            "no_total_cost": money(x.no_total_cost for x in s),
+            "revenue": money(x.revenue for x in s),
+            "settled_time": timestamps(x.settled_time for x in s),
+        },
+        on_conflict="ignore",
+    )
+    return _count(con, "settlements") - before
+
+
+def load_settlements(con: duckdb.DuckDBPyConnection, execution: str) -> list[Settlement]:
+    rows = con.execute(
+        "SELECT ticker, event_ticker, result, yes_contracts, no_contracts, yes_total_cost,"
+        " no_total_cost, revenue, settled_time FROM settlements WHERE execution = ?"
+        " ORDER BY settled_time, ticker",
+        [execution],
+    ).fetchall()
+    return [Settlement(*row) for row in rows]
+
+
+def latest_settlement_time(con: duckdb.DuckDBPyConnection, execution: str) -> datetime | None:
+    return con.execute(
+        "SELECT max(settled_time) FROM settlements WHERE execution = ?", [execution]
+    ).fetchall()[0][0]
+
+
+def replace_positions(
+    con: duckdb.DuckDBPyConnection, execution: str, lots: list[Lot], source: str = "ledger"
+) -> int:
+    """The open lots become the positions table for this execution mode."""
+    con.execute("DELETE FROM positions WHERE execution = ?", [execution])
+    return append(
+        con,
+        "positions",
+        {
+            "execution": [execution] * len(lots),
+            "order_id": [lot.order_id for lot in lots],
+            "ticker": [lot.ticker for lot in lots],
+            "side": [lot.side for lot in lots],
+            "contracts": [lot.contracts for lot in lots],
+            "cost": money(lot.cost for lot in lots),
+            "fees": money(lot.fees for lot in lots),
+            "opened_at": timestamps(lot.opened_at for lot in lots),
+            "family": [lot.context.family if lot.context else None for lot in lots],
+            "group_id": [lot.context.group_id if lot.context else None for lot in lots],
+            "scan_id": [lot.context.scan_id if lot.context else None for lot in lots],
+            "model_id": [lot.context.model_id if lot.context else None for lot in lots],
+            "source": [source] * len(lots),
+        },
+    )
+
+
+def positions_frame(con: duckdb.DuckDBPyConnection, execution: str) -> pd.DataFrame:
+    return con.execute(
+        "SELECT * FROM positions WHERE execution = ? ORDER BY opened_at, order_id", [execution]
+    ).df()
+
+
+def append_closed_trades(
+    con: duckdb.DuckDBPyConnection, trades: list[ClosedTrade], execution: str
+) -> list[ClosedTrade]:
+    """Insert the trades not stored yet; returns exactly those (for the CSV trade log)."""
+    known = {
+        row[0]
+        for row in con.execute(
+            "SELECT trade_id FROM closed_trades WHERE list_contains(?, trade_id)",
+            [[t.trade_id for t in trades]],
+        ).fetchall()
+    }
+    new = [t for t in trades if t.trade_id not in known]
+    append(con, "closed_trades", {**_trade_columns(new), "execution": [execution] * len(new)})
+    return new
+
+
+def _trade_columns(trades: list[ClosedTrade]) -> dict[str, object]:
+    t = trades
+    return {
+        "trade_id": [x.trade_id for x in t],
+        "order_id": [x.order_id for x in t],
+        "ticker": [x.ticker for x in t],
+        "family": [x.family for x in t],
+        "group_id": [x.group_id for x in t],
+        "side": [x.side for x in t],
+        "entry_price": prices(x.entry_price for x in t),
+        "decision_price": prices(x.decision_price for x in t),
+        "contracts": [x.contracts for x in t],
+        "cost": money(x.cost for x in t),
+        "fees": money(x.fees for x in t),
+        "slippage_bps": [x.slippage_bps for x in t],
+        "result": [x.result for x in t],
+        "gross_pnl": money(x.gross_pnl for x in t),
+        "net_pnl": money(x.net_pnl for x in t),
+        "opened_at": timestamps(x.opened_at for x in t),
+        "closed_at": timestamps(x.closed_at for x in t),
+        "holding_period_s": [x.holding_period_s for x in t],
+        "model_id": [x.model_id for x in t],
+        "scan_id": [x.scan_id for x in t],
+        "win_probability": [x.win_probability for x in t],
+        "close_kind": [x.close_kind for x in t],
+    }
+
+
+def closed_trades_frame(
+    con: duckdb.DuckDBPyConnection,
+    execution: str | None = None,
+    start: datetime | None = None,
+    end: datetime | None = None,
+) -> pd.DataFrame:
+    """Closed trades (optionally of one execution mode, closed in [start, end)), oldest first."""
+    return con.execute(
+        """
+        SELECT * FROM closed_trades
+        WHERE (? IS NULL OR execution = ?) AND (? IS NULL OR closed_at >= ?)
+          AND (? IS NULL OR closed_at < ?)
+        ORDER BY closed_at, trade_id
+        """,
+        [execution, execution, start, start, end, end],
+    ).df()
+
+
+def log_reconciliation(
+    con: duckdb.DuckDBPyConnection,
+    *,
+    at: datetime,
+    execution: str,
+    kind: str,
+    ticker: str | None,
+    local_value: str,
+    exchange_value: str,
+    action: str,
+) -> None:
+    con.execute(
+        "INSERT INTO reconciliation_log VALUES (?, ?, ?, ?, ?, ?, ?)",
+        [at, execution, kind, ticker, local_value, exchange_value, action],
+    )
+
+
+def _count(con: duckdb.DuckDBPyConnection, table: str) -> int:
+    return int(con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0])
+
+
+def positions_mark_value(con: duckdb.DuckDBPyConnection, execution: str) -> Decimal:
+    """Open contracts marked at the bid of their side in the latest complete scan.
+
+    The bid is what they would sell for now; a market missing from the scan (closed, awaiting
+    settlement) is marked at zero, which can only understate capital.
+    """
+    row = con.execute(
+        """
+        WITH latest AS (
+            SELECT scan_id FROM scans WHERE status = 'complete' ORDER BY scan_id DESC LIMIT 1
+        )
+        SELECT coalesce(sum(p.contracts * CASE p.side WHEN 'yes' THEN s.yes_bid
+                                                      ELSE s.no_bid END), 0)
+        FROM positions p
+        LEFT JOIN market_snapshots s
+            ON s.ticker = p.ticker AND s.scan_id = (SELECT scan_id FROM latest)
+        WHERE p.execution = ?
+        """,
+        [execution],
+    ).fetchall()
+    return Decimal(row[0][0] or 0)
+
+
+def open_holdings(con: duckdb.DuckDBPyConnection, execution: str) -> pd.DataFrame:
+    """Open lots with the event they belong to, for exposure caps."""
+    return con.execute(
+        """
+        SELECT p.ticker, coalesce(o.event_ticker, '') AS event_ticker, p.group_id, p.side,
+               p.contracts, p.cost + p.fees AS cost
+        FROM positions p LEFT JOIN orders o ON o.order_id = p.order_id
+        WHERE p.execution = ?
+        ORDER BY p.opened_at, p.order_id
+        """,
+        [execution],
+    ).df()
+
+
+def realised_pnl(con: duckdb.DuckDBPyConnection, execution: str) -> Decimal:
+    row = con.execute(
+        "SELECT coalesce(sum(net_pnl), 0) FROM closed_trades WHERE execution = ?", [execution]
+    ).fetchall()
+    return Decimal(row[0][0])
+
+
+def open_cost(con: duckdb.DuckDBPyConnection, execution: str) -> Decimal:
+    row = con.execute(
+        "SELECT coalesce(sum(cost + fees), 0) FROM positions WHERE execution = ?", [execution]
+    ).fetchall()
+    return Decimal(row[0][0])

@@ -1,0 +1,148 @@
+"""The recorded state the kill switches read, and where their trips and verdicts are kept."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from decimal import Decimal
+
+import duckdb
+
+from flb_pipeline.core.risk import RiskEvent, Verdict
+from flb_pipeline.store.bulk import append, timestamps
+
+
+def append_risk_event(
+    con: duckdb.DuckDBPyConnection,
+    event: RiskEvent,
+    *,
+    value: float | None = None,
+    threshold: float | None = None,
+    run_id: str | None = None,
+) -> None:
+    con.execute(
+        "INSERT INTO risk_events VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        [
+            event.event_ts,
+            event.check,
+            event.kind,
+            value,
+            threshold,
+            event.paused_until,
+            event.reason,
+            run_id,
+        ],
+    )
+
+
+def risk_events(con: duckdb.DuckDBPyConnection) -> list[RiskEvent]:
+    rows = con.execute(
+        "SELECT event_ts, check_name, kind, paused_until, reason FROM risk_events ORDER BY event_ts"
+    ).fetchall()
+    return [RiskEvent(*row) for row in rows]
+
+
+def last_event_kind(con: duckdb.DuckDBPyConnection, check: str) -> str | None:
+    rows = con.execute(
+        "SELECT kind FROM risk_events WHERE check_name = ? ORDER BY event_ts DESC LIMIT 1",
+        [check],
+    ).fetchall()
+    return rows[0][0] if rows else None
+
+
+def save_verdicts(
+    con: duckdb.DuckDBPyConnection,
+    scan_id: str,
+    run_id: str,
+    verdicts: Iterable[Verdict],
+    evaluated_at: datetime,
+) -> None:
+    v = list(verdicts)
+    append(
+        con,
+        "risk_check_results",
+        {
+            "scan_id": [scan_id] * len(v),
+            "run_id": [run_id] * len(v),
+            "check_name": [x.check for x in v],
+            "passed": [x.passed for x in v],
+            "value": [x.value for x in v],
+            "threshold": [x.threshold for x in v],
+            "paused_until": timestamps(x.paused_until for x in v),
+            "reason": [x.reason for x in v],
+            "evaluated_at": timestamps([evaluated_at] * len(v)),
+        },
+        on_conflict="replace",
+    )
+
+
+def verdicts_for(
+    con: duckdb.DuckDBPyConnection, scan_id: str, run_id: str
+) -> dict[str, dict[str, object]]:
+    """The verdicts that let this cycle's orders through, for the order rows."""
+    rows = con.execute(
+        "SELECT check_name, passed, value, threshold, reason FROM risk_check_results"
+        " WHERE scan_id = ? AND run_id = ? ORDER BY check_name",
+        [scan_id, run_id],
+    ).fetchall()
+    return {
+        name: {"passed": passed, "value": value, "threshold": threshold, "reason": reason}
+        for name, passed, value, threshold, reason in rows
+    }
+
+
+def recent_trade_outcomes(
+    con: duckdb.DuckDBPyConnection, limit: int
+) -> list[tuple[datetime, Decimal]]:
+    """(closed_at, net P&L) of the latest closed trades, newest first."""
+    return con.execute(
+        "SELECT closed_at, net_pnl FROM closed_trades ORDER BY closed_at DESC, trade_id DESC"
+        " LIMIT ?",
+        [limit],
+    ).fetchall()
+
+
+def recent_fill_slippage(
+    con: duckdb.DuckDBPyConnection, since: datetime | None, limit: int
+) -> list[float]:
+    """Slippage (bps, buys) of our latest fills after `since`, newest first."""
+    rows = con.execute(
+        """
+        SELECT CAST((f.price - o.decision_price) / o.decision_price * 10000 AS DOUBLE)
+        FROM fills f JOIN orders o ON o.client_order_id = f.client_order_id
+        WHERE f.action = 'buy' AND (? IS NULL OR f.created_time > ?)
+        ORDER BY f.created_time DESC, f.fill_id DESC LIMIT ?
+        """,
+        [since, since, limit],
+    ).fetchall()
+    return [row[0] for row in rows]
+
+
+def fills_per_ordering_scan(
+    con: duckdb.DuckDBPyConnection, since: datetime | None, limit: int
+) -> list[int]:
+    """Contracts filled in each of the latest scans that sent orders, newest first."""
+    rows = con.execute(
+        """
+        SELECT scan_id, sum(filled_contracts) FROM orders
+        WHERE status NOT IN ('pending', 'rejected', 'not_placed')
+          AND (? IS NULL OR created_at > ?)
+        GROUP BY scan_id ORDER BY scan_id DESC LIMIT ?
+        """,
+        [since, since, limit],
+    ).fetchall()
+    return [int(row[1]) for row in rows]
+
+
+def capital_marks_between(
+    con: duckdb.DuckDBPyConnection, start: datetime, end: datetime
+) -> tuple[Decimal | None, Decimal | None]:
+    """First and last capital mark in [start, end): start-of-day capital and capital now."""
+    rows = con.execute(
+        """
+        SELECT arg_min(capital, marked_at), arg_max(capital, marked_at)
+        FROM capital_marks WHERE marked_at >= ? AND marked_at < ?
+        """,
+        [start, end],
+    ).fetchall()
+    return rows[0] if rows else (None, None)
