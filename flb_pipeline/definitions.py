@@ -4,18 +4,23 @@ import dagster as dg
 
 from flb_pipeline.defs.assets.candidates import trade_candidates
 from flb_pipeline.defs.assets.decisions import correlation_groups, strategy_thresholds
+from flb_pipeline.defs.assets.execution import order_submissions
 from flb_pipeline.defs.assets.ingest import market_snapshots, settled_history
 from flb_pipeline.defs.assets.model import win_probability_model
-from flb_pipeline.defs.checks import SNAPSHOT_CHECKS
+from flb_pipeline.defs.assets.portfolio import closed_trades, positions
+from flb_pipeline.defs.checks import RISK_CHECKS
 from flb_pipeline.defs.jobs import JOBS
+from flb_pipeline.defs.quality_checks import SNAPSHOT_CHECKS
 from flb_pipeline.defs.resources import (
     ClockResource,
     ExchangeResource,
+    ReportsResource,
     RiskResource,
     StoreResource,
     TradingResource,
 )
 from flb_pipeline.defs.schedules import SCHEDULES
+from flb_pipeline.defs.sensors import SENSORS
 from flb_pipeline.settings import Settings
 
 
@@ -26,6 +31,7 @@ def build_definitions(
     store: StoreResource | None = None,
     risk: RiskResource | None = None,
     trading: TradingResource | None = None,
+    reports: ReportsResource | None = None,
 ) -> dg.Definitions:
     """Definitions wired to one deployment's settings; tests may hand in tuned resources."""
     exchange = exchange or ExchangeResource(
@@ -40,16 +46,21 @@ def build_definitions(
             correlation_groups,
             strategy_thresholds,
             trade_candidates,
+            order_submissions,
+            positions,
+            closed_trades,
         ],
-        asset_checks=SNAPSHOT_CHECKS,
+        asset_checks=[*SNAPSHOT_CHECKS, *RISK_CHECKS],
         jobs=JOBS,
         schedules=SCHEDULES,
+        sensors=SENSORS,
         resources={
             "store": store or StoreResource(db_path=settings.db_path),
             "exchange": exchange,
             "clock": ClockResource(exchange=exchange, source=clock_source),
             "risk": risk or RiskResource(),
             "trading": trading or TradingResource(),
+            "reports": reports or ReportsResource(),
         },
         executor=dg.in_process_executor,
     )

@@ -10,7 +10,10 @@ import httpx
 import pytest
 
 from flb_pipeline.definitions import build_definitions
-from flb_pipeline.defs.resources import ExchangeResource, StoreResource
+from flb_pipeline.defs.resources import (
+    ExchangeResource,
+    StoreResource,
+)
 from flb_pipeline.exchange.simulator import SimConfig, SimulatorServer
 from flb_pipeline.settings import Settings
 from flb_pipeline.store import Store

@@ -1,96 +1,213 @@
-"""Blocking asset checks. A check that cannot evaluate fails closed: it never passes on doubt."""
+"""The seven kill switches and the exposure limits as blocking checks on trade_candidates.
+
+A failing check stops `order_submissions` in the same run, and its reason, value, threshold
+and pause are in the UI. Each check reads recorded state, asks `core.risk` for a verdict,
+records trips and resets in `risk_events` and its verdict in `risk_check_results` (the order
+rows quote them). Anything that stops a check from evaluating fails it closed.
+"""
 
 from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
 
 import dagster as dg
 import duckdb
 
-from flb_pipeline.defs.assets.ingest import market_snapshots
-from flb_pipeline.defs.resources import StoreResource
+from flb_pipeline.core import risk
+from flb_pipeline.core.risk import RiskEvent, RiskLimits, Verdict
+from flb_pipeline.core.sizing import ExposureBook
+from flb_pipeline.defs.assets.candidates import trade_candidates
+from flb_pipeline.defs.exposure import exposure_book
+from flb_pipeline.defs.resources import ClockResource, RiskResource, StoreResource
 from flb_pipeline.defs.session import DUCKDB_POOL
 from flb_pipeline.store import StoreLocked
-from flb_pipeline.store.snapshots import (
-    crossed_books,
-    duplicate_tickers,
-    prices_out_of_bounds,
-    scan_summary,
+from flb_pipeline.store.api_calls import errors_since
+from flb_pipeline.store.decisions import (
+    candidates_frame,
+    cycle_capital,
+    load_groups,
+    oldest_candidate_quote,
+)
+from flb_pipeline.store.risk import (
+    append_risk_event,
+    capital_marks_between,
+    fills_per_ordering_scan,
+    last_event_kind,
+    recent_fill_slippage,
+    recent_trade_outcomes,
+    risk_events,
+    save_verdicts,
 )
 
-EXAMPLES_SHOWN = 10
+
+@dataclass(frozen=True)
+class CheckState:
+    """What every switch may read: the store, the cycle, the clock, limits and risk events."""
+
+    con: duckdb.DuckDBPyConnection
+    scan_id: str
+    now: datetime
+    limits: RiskLimits
+    events: list[RiskEvent]
 
 
-def _cannot_evaluate(scan_id: str, error: Exception) -> dg.AssetCheckResult:
-    return dg.AssetCheckResult(
-        passed=False,
-        severity=dg.AssetCheckSeverity.ERROR,
-        description=f"cannot evaluate, failing closed: {error}",
-        metadata={"scan_id": scan_id},
-    )
+Evaluator = Callable[[CheckState], Verdict]
 
 
-def _snapshot_quality(
-    store: StoreResource,
+def _daily_loss(state: CheckState) -> Verdict:
+    day_start = risk.trading_day_start(state.now, state.limits.trading_timezone)
+    start, latest = capital_marks_between(state.con, day_start, state.now + _EPSILON)
+    pnl = latest - start if start is not None and latest is not None else None
+    return risk.daily_loss(pnl, start, state.now, state.limits, state.events)
+
+
+def _loss_streak(state: CheckState) -> Verdict:
+    outcomes = recent_trade_outcomes(state.con, state.limits.loss_streak_length)
+    return risk.loss_streak(outcomes, state.now, state.limits)
+
+
+def _slippage(state: CheckState) -> Verdict:
+    since = risk.last_reset(state.events, risk.SLIPPAGE)
+    slippages = recent_fill_slippage(state.con, since, state.limits.slippage_fills)
+    return risk.slippage(slippages, state.limits)
+
+
+def _error_burst(state: CheckState) -> Verdict:
+    errors = errors_since(state.con, state.now - state.limits.error_window)
+    return risk.error_burst(errors, state.limits)
+
+
+def _stale_book(state: CheckState) -> Verdict:
+    oldest = oldest_candidate_quote(state.con, state.scan_id)
+    return risk.stale_book(oldest, state.now, state.limits)
+
+
+def _no_fills(state: CheckState) -> Verdict:
+    since = risk.last_reset(state.events, risk.NO_FILLS)
+    fills = fills_per_ordering_scan(state.con, since, state.limits.no_fill_scans)
+    return risk.no_fills(fills, state.limits)
+
+
+def _correlation_breach(state: CheckState) -> Verdict:
+    cycle = _cycle_exposure(state)
+    if cycle is None:
+        return risk.cannot_evaluate(risk.CORRELATION_BREACH, f"no capital mark for {state.scan_id}")
+    book, capital = cycle
+    return risk.correlation_breach(book.group_exposures(), capital, state.limits)
+
+
+def _exposure_limits(state: CheckState) -> Verdict:
+    cycle = _cycle_exposure(state)
+    if cycle is None:
+        return risk.cannot_evaluate(risk.EXPOSURE_LIMITS, f"no capital mark for {state.scan_id}")
+    book, capital = cycle
+    positions = {h.ticker: book.position_exposure(h.ticker) for h in book.holdings}
+    return risk.exposure_limits(book.total_exposure(), positions, capital, state.limits)
+
+
+def _cycle_exposure(state: CheckState) -> tuple[ExposureBook, Decimal] | None:
+    """Open lots plus this cycle's proposed orders, and the capital it decided with."""
+    cycle = cycle_capital(state.con, state.scan_id)
+    if cycle is None:
+        return None
+    execution, capital = cycle
+    groups = load_groups(state.con, state.scan_id)
+    proposed = candidates_frame(state.con, state.scan_id)
+    return exposure_book(state.con, execution, groups, proposed), capital
+
+
+_EPSILON = datetime.resolution * 1000
+SWITCHES: dict[str, tuple[Evaluator, str]] = {
+    risk.DAILY_LOSS: (_daily_loss, "Today's P&L above -min($500, 5% of start-of-day capital)."),
+    risk.LOSS_STREAK: (_loss_streak, "Not all of the last 5 closed trades lost (4 h pause)."),
+    risk.SLIPPAGE: (_slippage, "Median slippage of the last 10 fills at most 50 bps."),
+    risk.ERROR_BURST: (_error_burst, "At most 10 API errors in the trailing 60 minutes."),
+    risk.STALE_BOOK: (_stale_book, "Every quote this cycle trades on is at most 30 s old."),
+    risk.NO_FILLS: (_no_fills, "Not the last 20 ordering scans without a fill."),
+    risk.CORRELATION_BREACH: (_correlation_breach, "No group's worst case above 15%."),
+    risk.EXPOSURE_LIMITS: (_exposure_limits, "Total worst case <= 20%, a position <= 5%."),
+}
+
+
+def _evaluate(
+    name: str,
+    evaluator: Evaluator,
     scan_id: str,
-    find_offenders: Callable[[duckdb.DuckDBPyConnection, str], list[str]],
-    problem: str,
-) -> dg.AssetCheckResult:
+    run_id: str,
+    store: StoreResource,
+    now: datetime,
+    limits: RiskLimits,
+) -> Verdict:
     try:
         with store.store().connect() as con:
-            offenders = find_offenders(con, scan_id)
-    except (StoreLocked, duckdb.Error) as error:
-        return _cannot_evaluate(scan_id, error)
-    return dg.AssetCheckResult(
-        passed=not offenders,
-        severity=dg.AssetCheckSeverity.ERROR,
-        description=f"{len(offenders)} market(s) with {problem}" if offenders else None,
-        metadata={
-            "scan_id": scan_id,
-            "offending_markets": dg.MetadataValue.int(len(offenders)),
-            "examples": ", ".join(offenders[:EXAMPLES_SHOWN]),
-        },
+            events = risk_events(con)
+            halt = risk.active_halt(events)
+            state = CheckState(con, scan_id, now, limits, events)
+            verdict = risk.honour_halt(evaluator(state), halt)
+            if halt is None:
+                _record_transition(con, verdict, now, run_id)
+            save_verdicts(con, scan_id, run_id, [verdict], now)
+    except (StoreLocked, duckdb.Error, KeyError, ArithmeticError) as error:
+        return risk.cannot_evaluate(name, f"{type(error).__name__}: {error}")
+    return verdict
+
+
+def _record_transition(
+    con: duckdb.DuckDBPyConnection, verdict: Verdict, now: datetime, run_id: str
+) -> None:
+    """A trip when a switch starts failing, a reset when it passes again."""
+    previous = last_event_kind(con, verdict.check)
+    if not verdict.passed and previous != risk.TRIP:
+        kind = risk.TRIP
+    elif verdict.passed and previous == risk.TRIP:
+        kind = risk.RESET
+    else:
+        return
+    event = RiskEvent(now, verdict.check, kind, verdict.paused_until, verdict.reason)
+    append_risk_event(con, event, value=verdict.value, threshold=verdict.threshold, run_id=run_id)
+
+
+def _make_check(name: str, evaluator: Evaluator, description: str) -> dg.AssetChecksDefinition:
+    @dg.asset_check(
+        asset=trade_candidates,
+        name=name,
+        blocking=True,
+        pool=DUCKDB_POOL,
+        description=description,
     )
+    def _check(
+        context: dg.AssetCheckExecutionContext,
+        trade_candidates: str,
+        store: StoreResource,
+        clock: ClockResource,
+        risk: RiskResource,
+    ) -> dg.AssetCheckResult:
+        now = clock.now()
+        verdict = _evaluate(
+            name, evaluator, trade_candidates, context.run.run_id, store, now, risk.limits()
+        )
+        if not verdict.passed:
+            context.log.error(f"{name} blocks trading: {verdict.reason}")
+        return dg.AssetCheckResult(
+            passed=verdict.passed,
+            severity=dg.AssetCheckSeverity.ERROR,
+            description=verdict.reason,
+            metadata=_verdict_metadata(verdict, trade_candidates),
+        )
+
+    return _check
 
 
-@dg.asset_check(asset=market_snapshots, blocking=True, pool=DUCKDB_POOL)
-def no_crossed_books(market_snapshots: str, store: StoreResource) -> dg.AssetCheckResult:
-    """A bid at or above the ask on either side means the quote cannot be trusted."""
-    return _snapshot_quality(store, market_snapshots, crossed_books, "a crossed book")
+def _verdict_metadata(verdict: Verdict, scan_id: str) -> dict[str, dg.MetadataValue | str]:
+    metadata: dict[str, dg.MetadataValue | str] = {"scan_id": scan_id, "reason": verdict.reason}
+    if verdict.value is not None:
+        metadata["value"] = dg.MetadataValue.float(float(verdict.value))
+    if verdict.threshold is not None:
+        metadata["threshold"] = dg.MetadataValue.float(float(verdict.threshold))
+    if verdict.paused_until is not None:
+        metadata["paused_until"] = verdict.paused_until.isoformat()
+    return metadata
 
 
-@dg.asset_check(asset=market_snapshots, blocking=True, pool=DUCKDB_POOL)
-def prices_within_bounds(market_snapshots: str, store: StoreResource) -> dg.AssetCheckResult:
-    """Every price of a binary contract lies in [0, 1] dollars."""
-    return _snapshot_quality(store, market_snapshots, prices_out_of_bounds, "a price outside [0,1]")
-
-
-@dg.asset_check(asset=market_snapshots, blocking=True, pool=DUCKDB_POOL)
-def unique_tickers(market_snapshots: str, store: StoreResource) -> dg.AssetCheckResult:
-    """A ticker twice in one scan means pagination went wrong; sizing would double count."""
-    return _snapshot_quality(store, market_snapshots, duplicate_tickers, "a duplicate row")
-
-
-@dg.asset_check(asset=market_snapshots, blocking=True, pool=DUCKDB_POOL)
-def complete_records(market_snapshots: str, store: StoreResource) -> dg.AssetCheckResult:
-    """Records the exchange sent without a required field were skipped and counted; a scan
-    with holes is kept for the record but never traded on."""
-    try:
-        with store.store().connect() as con:
-            summary = scan_summary(con, market_snapshots)
-    except (StoreLocked, duckdb.Error, KeyError) as error:
-        return _cannot_evaluate(market_snapshots, error)
-    return dg.AssetCheckResult(
-        passed=summary.invalid_records == 0,
-        severity=dg.AssetCheckSeverity.ERROR,
-        description=(
-            f"{summary.invalid_records} market record(s) lacked a required field"
-            if summary.invalid_records
-            else None
-        ),
-        metadata={
-            "scan_id": market_snapshots,
-            "invalid_records": dg.MetadataValue.int(summary.invalid_records),
-        },
-    )
-
-
-SNAPSHOT_CHECKS = [no_crossed_books, prices_within_bounds, unique_tickers, complete_records]
+RISK_CHECKS = [_make_check(name, *spec) for name, spec in SWITCHES.items()]

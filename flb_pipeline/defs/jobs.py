@@ -4,8 +4,11 @@ import dagster as dg
 
 from flb_pipeline.defs.assets.candidates import trade_candidates
 from flb_pipeline.defs.assets.decisions import correlation_groups, strategy_thresholds
+from flb_pipeline.defs.assets.execution import order_submissions
 from flb_pipeline.defs.assets.ingest import market_snapshots, settled_history
 from flb_pipeline.defs.assets.model import win_probability_model
+from flb_pipeline.defs.assets.portfolio import closed_trades, positions
+from flb_pipeline.defs.control import halt_job, resume_job
 
 snapshot_job = dg.define_asset_job(
     "snapshot_job",
@@ -25,12 +28,35 @@ calibration_job = dg.define_asset_job(
     description="Fit, evaluate and version the win-probability model.",
 )
 
-decision_job = dg.define_asset_job(
-    "decision_job",
+trading_job = dg.define_asset_job(
+    "trading_job",
     selection=dg.AssetSelection.assets(
-        market_snapshots, correlation_groups, strategy_thresholds, trade_candidates
+        market_snapshots,
+        correlation_groups,
+        strategy_thresholds,
+        trade_candidates,
+        order_submissions,
+        positions,
+        closed_trades,
     ),
-    description="Snapshot -> groups -> sized candidates, without sending anything.",
+    description=(
+        "One trading cycle in one run: snapshot -> candidates -> blocking risk checks -> "
+        "orders -> positions. A failed check stops the orders of this run."
+    ),
 )
 
-JOBS = [snapshot_job, history_job, calibration_job, decision_job]
+reconcile_job = dg.define_asset_job(
+    "reconcile_job",
+    selection=dg.AssetSelection.assets(positions, closed_trades),
+    description="Pull fills, settlements and positions from the exchange; rebuild the ledger.",
+)
+
+JOBS = [
+    snapshot_job,
+    history_job,
+    calibration_job,
+    trading_job,
+    reconcile_job,
+    halt_job,
+    resume_job,
+]

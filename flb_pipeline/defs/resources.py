@@ -195,3 +195,16 @@ class TradingResource(dg.ConfigurableResource):
 
 def _decimal(value: float) -> Decimal:
     return Decimal(str(value))
+
+
+class ReportsResource(dg.ConfigurableResource):
+    """Where files for humans go: the trade log and daily exports, reports and plots."""
+
+    exports_dir: str = "data/exports"
+    reports_dir: str = "data/reports"
+
+    def exports(self) -> Path:
+        return Path(self.exports_dir)
+
+    def reports(self) -> Path:
+        return Path(self.reports_dir)

@@ -2,7 +2,7 @@
 
 import dagster as dg
 
-from flb_pipeline.defs.jobs import calibration_job, history_job, snapshot_job
+from flb_pipeline.defs.jobs import calibration_job, history_job, reconcile_job, snapshot_job
 
 history_job_schedule = dg.ScheduleDefinition(
     name="history_job_schedule",
@@ -28,4 +28,17 @@ calibration_job_schedule = dg.ScheduleDefinition(
     description="Refit the win-probability model every morning on the latest history.",
 )
 
-SCHEDULES = [history_job_schedule, snapshot_job_schedule, calibration_job_schedule]
+reconcile_job_schedule = dg.ScheduleDefinition(
+    name="reconcile_job_schedule",
+    job=reconcile_job,
+    cron_schedule="*/5 * * * *",
+    default_status=dg.DefaultScheduleStatus.RUNNING,
+    description="Settlements and reconciliation keep running even while trading is blocked.",
+)
+
+SCHEDULES = [
+    history_job_schedule,
+    snapshot_job_schedule,
+    calibration_job_schedule,
+    reconcile_job_schedule,
+]

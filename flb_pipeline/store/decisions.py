@@ -174,3 +174,20 @@ def save_capital_mark(
         [marked_at, scan_id, execution, balance, positions_value, capital],
     )
     return capital
+
+
+def cycle_capital(con: duckdb.DuckDBPyConnection, scan_id: str) -> tuple[str, Decimal] | None:
+    """(execution mode, capital) the cycle of `scan_id` decided with."""
+    rows = con.execute(
+        "SELECT execution, capital FROM capital_marks WHERE scan_id = ?"
+        " ORDER BY marked_at DESC LIMIT 1",
+        [scan_id],
+    ).fetchall()
+    return (rows[0][0], rows[0][1]) if rows else None
+
+
+def oldest_candidate_quote(con: duckdb.DuckDBPyConnection, scan_id: str) -> datetime | None:
+    """The oldest quote this cycle would trade on (None when it trades nothing)."""
+    return con.execute(
+        "SELECT min(quote_ts) FROM trade_candidates WHERE scan_id = ?", [scan_id]
+    ).fetchall()[0][0]

@@ -76,19 +76,24 @@ def save_verdicts(
     )
 
 
-def verdicts_for(
-    con: duckdb.DuckDBPyConnection, scan_id: str, run_id: str
-) -> dict[str, dict[str, object]]:
-    """The verdicts that let this cycle's orders through, for the order rows."""
+def verdicts_for(con: duckdb.DuckDBPyConnection, scan_id: str) -> dict[str, dict[str, object]]:
+    """The latest verdict of every check on this cycle: what let its orders through."""
     rows = con.execute(
-        "SELECT check_name, passed, value, threshold, reason FROM risk_check_results"
-        " WHERE scan_id = ? AND run_id = ? ORDER BY check_name",
-        [scan_id, run_id],
+        """
+        SELECT check_name, arg_max(passed, evaluated_at), arg_max(value, evaluated_at),
+               arg_max(threshold, evaluated_at), arg_max(reason, evaluated_at),
+               max(evaluated_at), arg_max(run_id, evaluated_at)
+        FROM risk_check_results WHERE scan_id = ? GROUP BY check_name ORDER BY check_name
+        """,
+        [scan_id],
     ).fetchall()
     return {
-        name: {"passed": passed, "value": value, "threshold": threshold, "reason": reason}
-        for name, passed, value, threshold, reason in rows
-    }
+        name: {
+            "passed": passed, "value": value, "threshold": threshold, "reason": reason,
+            "evaluated_at": evaluated_at, "run_id": run_id,
+        }
+        for name, passed, value, threshold, reason, evaluated_at, run_id in rows
+    }  # fmt: skip
 
 
 def recent_trade_outcomes(

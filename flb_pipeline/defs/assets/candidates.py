@@ -18,7 +18,6 @@ from flb_pipeline.core.calibration import WinProbabilityModel
 from flb_pipeline.core.fees import FeeSchedule
 from flb_pipeline.core.modes import TradingMode, TradingRefused
 from flb_pipeline.core.records import MarketQuote, SeriesInfo, Side
-from flb_pipeline.core.sizing import ExposureBook, Holding
 from flb_pipeline.core.strategy import (
     Candidate,
     Exclusion,
@@ -32,6 +31,7 @@ from flb_pipeline.core.strategy import (
 )
 from flb_pipeline.defs.assets.decisions import market_family
 from flb_pipeline.defs.assets.model import win_probability_model
+from flb_pipeline.defs.exposure import exposure_book
 from flb_pipeline.defs.reconcile import ReconcileSummary, reconcile
 from flb_pipeline.defs.resources import (
     ClockResource,
@@ -51,9 +51,9 @@ from flb_pipeline.store.decisions import (
     save_capital_mark,
     save_exclusions,
 )
-from flb_pipeline.store.ledger import open_holdings, save_order_books
+from flb_pipeline.store.ledger import save_order_books
 from flb_pipeline.store.models import latest_model
-from flb_pipeline.store.series import fee_schedules, load_series, mutually_exclusive_events
+from flb_pipeline.store.series import fee_schedules, load_series
 from flb_pipeline.store.snapshots import snapshot_quotes
 
 TOP_SHOWN = 15
@@ -175,9 +175,7 @@ def _decide(
         Exclusion(o.context.quote.ticker, o.side, BEYOND_CYCLE_LIMIT) for o in deferred
     )
     depth = _book_depth(client, con, cycle, chosen)
-    book = ExposureBook(
-        _holdings(con, cycle.mode.execution, groups), mutually_exclusive_events(con)
-    )
+    book = exposure_book(con, cycle.mode.execution, groups)
     candidates, trimmed, _ = size_candidates(
         chosen, book, cycle.capital, cycle.risk.caps(), cycle.thresholds, depth
     )
@@ -240,23 +238,6 @@ def _book_depth(
         )
         for o in chosen
     }
-
-
-def _holdings(
-    con: duckdb.DuckDBPyConnection, execution: str, groups: dict[str, str]
-) -> tuple[Holding, ...]:
-    """Open lots as exposure: in today's group of their market (or the one they had)."""
-    return tuple(
-        Holding(
-            ticker=row.ticker,
-            event_ticker=row.event_ticker or row.ticker,
-            group_id=groups.get(row.ticker) or row.group_id or row.ticker,
-            side=row.side,
-            contracts=int(row.contracts),
-            cost=Decimal(row.cost),
-        )
-        for row in open_holdings(con, execution).itertuples()
-    )
 
 
 def _metadata(

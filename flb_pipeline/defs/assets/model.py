@@ -28,13 +28,11 @@ from flb_pipeline.core.calibration import (
 )
 from flb_pipeline.core.families import family_of
 from flb_pipeline.defs.assets.ingest import settled_history
-from flb_pipeline.defs.resources import ClockResource, StoreResource
+from flb_pipeline.defs.resources import ClockResource, ReportsResource, StoreResource
 from flb_pipeline.defs.session import DUCKDB_POOL
 from flb_pipeline.reference import calibration_reference_text
 from flb_pipeline.reports.plots import reliability_diagram
 from flb_pipeline.store.models import calibration_frame, latest_model, save_model
-
-REPORTS_DIR = Path("data/reports/models")
 
 
 class CalibrationConfig(dg.Config):
@@ -61,6 +59,7 @@ def win_probability_model(
     config: CalibrationConfig,
     store: StoreResource,
     clock: ClockResource,
+    reports: ReportsResource,
 ) -> dg.MaterializeResult:
     fitted_at = clock.now()
     horizon_s = config.horizon_minutes * 60
@@ -75,7 +74,7 @@ def win_probability_model(
         model, dropped = _fit(context, frame, config, horizon_s, fitted_at, previous)
     with store.store().connect() as con:
         save_model(con, model, fitted_at)
-    return dg.MaterializeResult(metadata=_model_metadata(model, dropped))
+    return dg.MaterializeResult(metadata=_model_metadata(model, dropped, reports.reports()))
 
 
 def _fit(
@@ -120,7 +119,9 @@ def _versioned(
     return WinProbabilityModel(model_id, fit, report, horizon_s)
 
 
-def _model_metadata(model: WinProbabilityModel, dropped: int) -> dict[str, dg.MetadataValue]:
+def _model_metadata(
+    model: WinProbabilityModel, dropped: int, reports_dir: Path
+) -> dict[str, dg.MetadataValue]:
     fit, report = model.fit, model.report
     metadata: dict[str, dg.MetadataValue] = {
         "model_id": dg.MetadataValue.text(model.model_id),
@@ -140,7 +141,9 @@ def _model_metadata(model: WinProbabilityModel, dropped: int) -> dict[str, dg.Me
         )
         return metadata
     picture = reliability_diagram(
-        report, REPORTS_DIR / f"{model.model_id}.png", f"Reliability, held-out ({model.model_id})"
+        report,
+        reports_dir / "models" / f"{model.model_id}.png",
+        f"Reliability, held-out ({model.model_id})",
     )
     metadata.update(_score_metadata(report))
     metadata["reliability"] = _reliability_table(report)

@@ -1,0 +1,252 @@
+"""Orders, positions and closed trades.
+
+`order_submissions` sends (or paper-fills) the cycle's candidates, idempotently: every order
+is recorded as `pending` before it is sent, under a client_order_id derived from scan, ticker
+and side, so a retried or re-executed run resolves what it already sent instead of sending
+again. It refuses to send anything its cycle's risk checks did not pass.
+"""
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+import dagster as dg
+import duckdb
+import pandas as pd
+
+from flb_pipeline.core.execution import order_intent, paper_fills, paper_order_id
+from flb_pipeline.core.fees import FeeSchedule
+from flb_pipeline.core.modes import TradingMode, TradingRefused
+from flb_pipeline.core.records import OrderIntent
+from flb_pipeline.core.risk import KILL_SWITCHES
+from flb_pipeline.defs.reconcile import EXCHANGE, resolve_unknown_orders
+from flb_pipeline.defs.resources import (
+    ClockResource,
+    ExchangeResource,
+    RiskResource,
+    StoreResource,
+    TradingResource,
+)
+from flb_pipeline.defs.session import DUCKDB_POOL, exchange_session
+from flb_pipeline.exchange.client import KalshiClient, OrderNotPlaced
+from flb_pipeline.exchange.errors import OrderOutcomeUnknown, RequestRejected
+from flb_pipeline.exchange.schema import series_ticker_of
+from flb_pipeline.reports.tables import markdown_table
+from flb_pipeline.store.decisions import candidates_frame
+from flb_pipeline.store.ledger import (
+    UNRESOLVED,
+    OrderRecord,
+    append_fills,
+    load_asks,
+    order_status,
+    orders_frame,
+    record_order_intent,
+    update_order,
+)
+from flb_pipeline.store.risk import verdicts_for
+from flb_pipeline.store.series import fee_schedules
+
+ORDER_COLUMNS = (
+    "ticker", "side", "contracts", "limit_price", "status", "filled_contracts", "fees",
+    "reject_code",
+)  # fmt: skip
+
+
+@dataclass
+class Submission:
+    sent: int = 0
+    already_recorded: int = 0
+    rejected: dict[str, int] = field(default_factory=dict)
+
+
+@dg.asset(
+    pool=DUCKDB_POOL,
+    group_name="execution",
+    kinds={"kalshi", "duckdb"},
+    description="The cycle's orders, sent once each (or paper-filled), with their fills.",
+)
+def order_submissions(
+    context: dg.AssetExecutionContext,
+    trade_candidates: str,
+    exchange: ExchangeResource,
+    store: StoreResource,
+    clock: ClockResource,
+    risk: RiskResource,
+    trading: TradingResource,
+) -> dg.MaterializeResult:
+    scan_id = trade_candidates
+    mode = mode_or_fail(context, exchange)
+    started = clock.now()
+    with (
+        exchange_session(context, exchange, store, clock, activity="order submission") as client,
+        store.store().connect() as con,
+    ):
+        if mode.execution == EXCHANGE:
+            resolve_unknown_orders(client, con, started)
+        checks = _passed_checks_or_fail(context, con, scan_id, started, risk)
+        submission = Submission()
+        for candidate in candidates_frame(con, scan_id).itertuples():
+            _submit(client, con, mode, scan_id, candidate, checks, trading, clock.now(), submission)
+        if mode.execution == EXCHANGE:
+            since = int((started - timedelta(minutes=1)).timestamp())
+            append_fills(con, client.fills(min_ts=since), EXCHANGE)
+        orders = orders_frame(con, scan_id)
+    return dg.MaterializeResult(metadata=_order_metadata(scan_id, mode, submission, orders))
+
+
+def mode_or_fail(context: dg.AssetExecutionContext, exchange: ExchangeResource) -> TradingMode:
+    try:
+        return exchange.trading_mode()
+    except TradingRefused as refused:
+        context.log.error(str(refused))
+        raise dg.Failure(description=str(refused)) from refused
+
+
+def _passed_checks_or_fail(
+    context: dg.AssetExecutionContext,
+    con: duckdb.DuckDBPyConnection,
+    scan_id: str,
+    now: datetime,
+    risk: RiskResource,
+) -> dict[str, dict[str, object]]:
+    """Defence in depth behind the blocking checks: every switch must have passed on this
+    very cycle, recently. Materialising this asset on its own never sends stale orders."""
+    checks = verdicts_for(con, scan_id)
+    missing = sorted(set(KILL_SWITCHES) - set(checks))
+    failed = sorted(name for name, verdict in checks.items() if not verdict["passed"])
+    evaluated = [v["evaluated_at"] for v in checks.values()]
+    too_old = bool(evaluated) and now - min(evaluated) > timedelta(  # type: ignore[operator]
+        seconds=2 * risk.max_quote_age_seconds
+    )
+    if missing or failed or too_old:
+        problem = (
+            f"missing checks {missing}" if missing
+            else f"failed checks {failed}" if failed
+            else "checks are older than the quotes may be"
+        )  # fmt: skip
+        message = f"refusing to send orders for scan {scan_id}: {problem}"
+        context.log.error(message)
+        raise dg.Failure(description=message)
+    return checks
+
+
+def _submit(
+    client: KalshiClient,
+    con: duckdb.DuckDBPyConnection,
+    mode: TradingMode,
+    scan_id: str,
+    candidate: pd.Series,
+    checks: dict[str, dict[str, object]],
+    trading: TradingResource,
+    now: datetime,
+    submission: Submission,
+) -> None:
+    intent = order_intent(
+        scan_id, candidate.ticker, candidate.side, int(candidate.contracts),
+        Decimal(candidate.price), style=trading.order_style,
+        limit_slippage_cents=trading.limit_slippage_cents,
+    )  # fmt: skip
+    record = _order_record(intent, mode, scan_id, candidate, checks)
+    if not record_order_intent(con, record, now):
+        submission.already_recorded += 1
+        if order_status(con, intent.client_order_id) in UNRESOLVED and mode.execution == EXCHANGE:
+            resolve_unknown_orders(client, con, now)
+        return
+    submission.sent += 1
+    if mode.execution == EXCHANGE:
+        _send(client, con, intent, now, submission)
+    else:
+        _paper_fill(con, intent, scan_id, series_ticker_of(candidate.event_ticker), now)
+
+
+def _order_record(
+    intent: OrderIntent,
+    mode: TradingMode,
+    scan_id: str,
+    candidate: pd.Series,
+    checks: dict[str, dict[str, object]],
+) -> OrderRecord:
+    return OrderRecord(
+        client_order_id=intent.client_order_id,
+        execution=mode.execution,
+        scan_id=scan_id,
+        ticker=intent.ticker,
+        event_ticker=candidate.event_ticker,
+        side=intent.side,
+        action=intent.action,
+        contracts=intent.contracts,
+        limit_price=intent.limit_price,
+        decision_price=Decimal(candidate.price),
+        win_probability=float(candidate.win_probability),
+        family=candidate.family,
+        group_id=candidate.group_id,
+        time_in_force=intent.time_in_force,
+        model_id=candidate.model_id,
+        thresholds_id=candidate.thresholds_id,
+        check_results=checks,
+    )
+
+
+def _send(
+    client: KalshiClient,
+    con: duckdb.DuckDBPyConnection,
+    intent: OrderIntent,
+    now: datetime,
+    submission: Submission,
+) -> None:
+    """One POST (retried only with the same id); every outcome lands on the order row."""
+    cid = intent.client_order_id
+    try:
+        order = client.create_order(intent)
+    except RequestRejected as rejected:
+        update_order(con, cid, status="rejected", at=now, reject_code=rejected.code,
+                     reject_reason=str(rejected))  # fmt: skip
+        submission.rejected[rejected.code] = submission.rejected.get(rejected.code, 0) + 1
+        return
+    except OrderNotPlaced as not_placed:
+        update_order(con, cid, status="not_placed", at=now, reject_reason=str(not_placed))
+        return
+    except OrderOutcomeUnknown:
+        update_order(con, cid, status="unknown", at=now)
+        raise
+    update_order(
+        con, cid, status=order.status, at=now, order_id=order.order_id,
+        filled_contracts=order.filled_contracts, fees=order.fees,
+    )  # fmt: skip
+
+
+def _paper_fill(
+    con: duckdb.DuckDBPyConnection,
+    intent: OrderIntent,
+    scan_id: str,
+    series_ticker: str,
+    now: datetime,
+) -> None:
+    schedule = fee_schedules(con).get(series_ticker) or FeeSchedule()
+    asks = load_asks(con, scan_id, intent.ticker, intent.side)
+    fills = paper_fills(intent, asks, schedule, now)
+    append_fills(con, fills, "paper")
+    filled = sum(f.contracts for f in fills)
+    update_order(
+        con, intent.client_order_id, status="executed" if filled else "canceled", at=now,
+        order_id=paper_order_id(intent.client_order_id), filled_contracts=filled,
+        fees=sum((f.fee for f in fills), Decimal(0)),
+    )  # fmt: skip
+
+
+def _order_metadata(
+    scan_id: str, mode: TradingMode, submission: Submission, orders: pd.DataFrame
+) -> dict[str, dg.MetadataValue | str]:
+    ordered = int(orders["contracts"].sum()) if not orders.empty else 0
+    filled = int(orders["filled_contracts"].sum()) if not orders.empty else 0
+    return {
+        "scan_id": scan_id,
+        "execution": mode.execution,
+        "orders_sent": dg.MetadataValue.int(submission.sent),
+        "orders_already_recorded": dg.MetadataValue.int(submission.already_recorded),
+        "rejected": dg.MetadataValue.json(submission.rejected),
+        "contracts_ordered": dg.MetadataValue.int(ordered),
+        "contracts_filled": dg.MetadataValue.int(filled),
+        "fill_rate": dg.MetadataValue.float(round(filled / ordered, 4) if ordered else 0.0),
+        "orders": dg.MetadataValue.md(markdown_table(orders, ORDER_COLUMNS)),
+    }

@@ -1,0 +1,59 @@
+"""The trade log CSV: append-only, one header, never a duplicate row, rebuilt if damaged."""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+TRADE_LOG_COLUMNS = (
+    "trade_id", "ticker", "family", "group_id", "side", "entry_price", "decision_price",
+    "contracts", "fees", "slippage_bps", "result", "gross_pnl", "net_pnl", "opened_at",
+    "closed_at", "holding_period_s", "model_id", "scan_id",
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class TradeLogUpdate:
+    appended: int
+    rebuilt: bool
+    reason: str
+
+
+def sync_trade_log(path: Path, closed_trades: pd.DataFrame) -> TradeLogUpdate:
+    """Make the CSV hold exactly the rows of `closed_trades`, appending what is missing.
+
+    A file that is unreadable, has the wrong header or holds trades the table does not know is
+    rebuilt from the table, which is the source of truth.
+    """
+    rows = closed_trades.reindex(columns=list(TRADE_LOG_COLUMNS))
+    logged, problem = _logged_trade_ids(path, set(rows["trade_id"]))
+    if problem:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        _write(path, rows, mode="w")
+        return TradeLogUpdate(len(rows), True, problem)
+    missing = rows[~rows["trade_id"].isin(logged)]
+    if not missing.empty:
+        _write(path, missing, mode="a")
+    return TradeLogUpdate(len(missing), False, "")
+
+
+def _logged_trade_ids(path: Path, known: set[str]) -> tuple[set[str], str]:
+    if not path.exists():
+        return set(), "missing"
+    try:
+        logged = pd.read_csv(path, dtype=str, keep_default_na=False)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as error:
+        return set(), f"unreadable ({type(error).__name__})"
+    if tuple(logged.columns) != TRADE_LOG_COLUMNS:
+        return set(), "unexpected header"
+    ids = logged["trade_id"]
+    if ids.duplicated().any() or not set(ids) <= known:
+        return set(), "rows that are duplicated or unknown to closed_trades"
+    return set(ids), ""
+
+
+def _write(path: Path, rows: pd.DataFrame, mode: str) -> None:
+    rows.to_csv(path, mode=mode, header=mode == "w", index=False, quoting=csv.QUOTE_MINIMAL)
