@@ -1,5 +1,6 @@
 """Shared fixtures: a real simulator on 127.0.0.1 and Definitions wired to a real DuckDB file."""
 
+import shutil
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -127,3 +128,40 @@ def check_results(result: dg.ExecuteInProcessResult) -> dict[str, bool]:
         evaluation.check_name: evaluation.passed
         for evaluation in result.get_asset_check_evaluations()
     }
+
+
+TRADING_WORLD: dict[str, Any] = dict(
+    flb_slope=1.3, markets_target=300, market_lifetime_s=1200.0, history_events=1500
+)
+
+
+@pytest.fixture(scope="session")
+def calibrated_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A store with settled history and a fitted model, built once per session."""
+    root = tmp_path_factory.mktemp("calibrated")
+    with SimulatorServer(small_world(**TRADING_WORLD)) as server:
+        defs = definitions_for(server.url, root / "flb.duckdb")
+        assert run_job(defs, "history_job").success
+        assert run_job(defs, "calibration_job").success
+    return root / "flb.duckdb"
+
+
+@pytest.fixture
+def trading_sim() -> Iterator[SimulatorServer]:
+    """The exchange the template's history came from, fresh: no positions, clock at start."""
+    with SimulatorServer(small_world(**TRADING_WORLD)) as server:
+        yield server
+
+
+@pytest.fixture
+def trading_control(trading_sim: SimulatorServer) -> Iterator[SimControl]:
+    control = SimControl(trading_sim)
+    yield control
+    control.http.close()
+
+
+@pytest.fixture
+def trading_db(calibrated_template: Path, tmp_path: Path) -> Path:
+    target = tmp_path / "flb.duckdb"
+    shutil.copyfile(calibrated_template, target)
+    return target

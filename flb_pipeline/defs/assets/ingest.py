@@ -12,6 +12,7 @@ from flb_pipeline.defs.resources import ClockResource, ExchangeResource, StoreRe
 from flb_pipeline.defs.session import DUCKDB_POOL, exchange_session
 from flb_pipeline.exchange.client import KalshiClient
 from flb_pipeline.exchange.errors import ExchangeError
+from flb_pipeline.store import transaction
 from flb_pipeline.store.history import (
     append_price_points,
     append_settled_markets,
@@ -45,9 +46,13 @@ class SnapshotConfig(dg.Config):
 
 
 class HistoryConfig(dg.Config):
+    """`candle_window_minutes` keeps only the last minutes before each close (None: the whole
+    life of the market); calibration needs the price at its horizon, backtests the path."""
+
     first_lookback_days: float = 30.0
     overlap_s: float = 300.0
     candle_period_minutes: int = 1
+    candle_window_minutes: float | None = None
 
 
 @dataclass
@@ -183,7 +188,7 @@ def settled_history(
         new_markets = 0
         for page in client.settled_pages(min_settled_ts=min_settled_ts):
             new_markets += append_settled_markets(con, page.markets, fetched_at)
-        new_points = _fetch_candles(client, con, config.candle_period_minutes, fetched_at)
+        new_points = _fetch_candles(client, con, config, fetched_at)
         record_fetch(con, fetched_at, min_settled_ts, new_markets, new_points)
         total_markets, total_points = settled_market_count(con), price_point_count(con)
     return dg.MaterializeResult(
@@ -201,21 +206,33 @@ def settled_history(
 def _fetch_candles(
     client: KalshiClient,
     con: duckdb.DuckDBPyConnection,
-    period_minutes: int,
+    config: HistoryConfig,
     fetched_at: datetime,
 ) -> int:
-    """Candles for every settled market still without them, 100 markets per call."""
+    """Candles for every settled market still without them, 100 markets per call (markets
+    are in close-time order, so one call's window stays narrow)."""
     awaiting = markets_awaiting_prices(con)
     stored = 0
     for first in range(0, len(awaiting), CANDLE_TICKERS_PER_CALL):
         batch = awaiting[first : first + CANDLE_TICKERS_PER_CALL]
         tickers = [ticker for ticker, _, _ in batch]
-        start_ts = int(min(open_time for _, open_time, _ in batch).timestamp())
+        start = min(
+            _window_start(open_time, close_time, config) for _, open_time, close_time in batch
+        )
         end_ts = int(max(close_time for _, _, close_time in batch).timestamp())
-        candles = client.candlesticks(tickers, start_ts, end_ts, period_minutes)
-        stored += append_price_points(con, [p for points in candles.values() for p in points])
-        mark_prices_fetched(con, tickers, fetched_at)
+        candles = client.candlesticks(
+            tickers, int(start.timestamp()), end_ts, config.candle_period_minutes
+        )
+        with transaction(con):
+            stored += append_price_points(con, [p for ps in candles.values() for p in ps])
+            mark_prices_fetched(con, tickers, fetched_at)
     return stored
+
+
+def _window_start(open_time: datetime, close_time: datetime, config: HistoryConfig) -> datetime:
+    if config.candle_window_minutes is None:
+        return open_time
+    return max(open_time, close_time - timedelta(minutes=config.candle_window_minutes))
 
 
 def _ms_since(started: float) -> float:

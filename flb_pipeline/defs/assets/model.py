@@ -1,8 +1,5 @@
 """The win-probability model: fitted daily on settled history, versioned, never overwritten."""
 
-import hashlib
-import json
-from dataclasses import asdict
 from datetime import datetime
 from pathlib import Path
 
@@ -67,11 +64,17 @@ def win_probability_model(
         frame = calibration_frame(con, horizon_s)
         previous = latest_model(con)
     if frame.empty:
-        model = _versioned(cold_start_fit(reference_prior()), None, horizon_s, fitted_at)
+        model = WinProbabilityModel(
+            _model_id(fitted_at, context.run.run_id), cold_start_fit(reference_prior()), None,
+            horizon_s,
+        )  # fmt: skip
         context.log.warning("no settled history yet: cold start on the published prior")
         dropped = 0
     else:
-        model, dropped = _fit(context, frame, config, horizon_s, fitted_at, previous)
+        fit, report, dropped = _fit(context, frame, config, previous)
+        model = WinProbabilityModel(
+            _model_id(fitted_at, context.run.run_id), fit, report, horizon_s
+        )
     with store.store().connect() as con:
         save_model(con, model, fitted_at)
     return dg.MaterializeResult(metadata=_model_metadata(model, dropped, reports.reports()))
@@ -81,10 +84,8 @@ def _fit(
     context: dg.AssetExecutionContext,
     frame: pd.DataFrame,
     config: CalibrationConfig,
-    horizon_s: float,
-    fitted_at: datetime,
     previous: WinProbabilityModel | None,
-) -> tuple[WinProbabilityModel, int]:
+) -> tuple[CalibrationFit, CalibrationReport, int]:
     sample, dropped = clean_sample(_sample(frame))
     train, test = time_split(sample, config.test_fraction)
     try:
@@ -99,7 +100,7 @@ def _fit(
     report = evaluate_calibration(
         fit, test, min_bucket_n=config.min_bucket_n, min_family_n=config.min_family_n
     )
-    return _versioned(fit, report, horizon_s, fitted_at), dropped
+    return fit, report, dropped
 
 
 def _sample(frame: pd.DataFrame) -> CalibrationSample:
@@ -111,12 +112,9 @@ def _sample(frame: pd.DataFrame) -> CalibrationSample:
     )
 
 
-def _versioned(
-    fit: CalibrationFit, report: CalibrationReport | None, horizon_s: float, fitted_at: datetime
-) -> WinProbabilityModel:
-    digest = hashlib.sha1(json.dumps(asdict(fit), sort_keys=True).encode()).hexdigest()[:6]
-    model_id = f"wpm-{fitted_at:%Y%m%dT%H%M%S}-{digest}"
-    return WinProbabilityModel(model_id, fit, report, horizon_s)
+def _model_id(fitted_at: datetime, run_id: str) -> str:
+    """A new version per fit, even of identical data: versions are never overwritten."""
+    return f"wpm-{fitted_at:%Y%m%dT%H%M%S}-{run_id[:8]}"
 
 
 def _model_metadata(
