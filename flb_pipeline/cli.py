@@ -28,6 +28,7 @@ def _sim_arguments(parser: argparse.ArgumentParser) -> None:
     faults.add_argument("--frozen-books", action="store_true")
     faults.add_argument("--reject-orders", default=None, metavar="CODE")
     faults.add_argument("--partial-fill-ratio", type=float, default=None)
+    faults.add_argument("--crossed-book-rate", type=float, default=0.0)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -37,6 +37,7 @@ def sim_config_from(args: argparse.Namespace) -> SimConfig:
         frozen_books=args.frozen_books,
         reject_orders=args.reject_orders,
         partial_fill_ratio=args.partial_fill_ratio,
+        crossed_book_rate=args.crossed_book_rate,
     )
     return SimConfig(
         seed=args.seed,

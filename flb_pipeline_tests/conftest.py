@@ -13,14 +13,17 @@ import pytest
 from flb_pipeline.definitions import build_definitions
 from flb_pipeline.defs.resources import (
     ExchangeResource,
+    ReportsResource,
+    RiskResource,
     StoreResource,
+    TradingResource,
 )
 from flb_pipeline.exchange.simulator import SimConfig, SimulatorServer
 from flb_pipeline.settings import Settings
 from flb_pipeline.store import Store
 
 SIM_START = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)
-QUIET = {"loggers": {"console": {"config": {"log_level": "ERROR"}}}}
+QUIET = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
 
 
 def small_world(**overrides: Any) -> SimConfig:
@@ -88,15 +91,28 @@ def store(db_path: Path) -> Store:
 
 
 def definitions_for(
-    exchange_url: str, db_path: Path, *, exchange: dict[str, Any] | None = None, **store: Any
+    exchange_url: str,
+    db_path: Path,
+    *,
+    exchange: dict[str, Any] | None = None,
+    risk: dict[str, Any] | None = None,
+    trading: dict[str, Any] | None = None,
+    **store: Any,
 ) -> dg.Definitions:
-    """The code location's Definitions against `exchange_url`, with tuned resources."""
+    """The code location's Definitions against `exchange_url`, with tuned resources; files
+    for humans go next to the database, never into the repository's data/."""
     return build_definitions(
         Settings(db_path=str(db_path), exchange="sim", exchange_url=exchange_url),
         exchange=ExchangeResource(
             **{"exchange": "sim", "base_url": exchange_url, **(exchange or {})}
         ),
         store=StoreResource(db_path=str(db_path), **store),
+        risk=RiskResource(**(risk or {})),
+        trading=TradingResource(**(trading or {})),
+        reports=ReportsResource(
+            exports_dir=str(db_path.parent / "exports"),
+            reports_dir=str(db_path.parent / "reports"),
+        ),
     )
 
 

@@ -91,16 +91,27 @@ def next_trading_day(now: datetime, timezone: str) -> datetime:
     return trading_day_start(now, timezone) + timedelta(days=1)
 
 
+def _last(events: Sequence[RiskEvent], check: str, kinds: tuple[str, ...]) -> int | None:
+    """Index of the last event of `check` among `kinds`.
+
+    `events` are in the order they were recorded. That order, not the timestamps, decides
+    which came last: two operators (or a test on a frozen clock) can act in the same instant.
+    """
+    for index in range(len(events) - 1, -1, -1):
+        if events[index].check == check and events[index].kind in kinds:
+            return index
+    return None
+
+
 def active_halt(events: Sequence[RiskEvent]) -> RiskEvent | None:
     """The manual halt in force, if the latest halt/resume event is a halt."""
-    switches = [e for e in events if e.check == MANUAL_HALT and e.kind in (HALT, RESUME)]
-    latest = max(switches, key=lambda e: e.event_ts, default=None)
-    return latest if latest and latest.kind == HALT else None
+    index = _last(events, MANUAL_HALT, (HALT, RESUME))
+    return events[index] if index is not None and events[index].kind == HALT else None
 
 
 def last_reset(events: Sequence[RiskEvent], check: str) -> datetime | None:
-    resets = [e.event_ts for e in events if e.check == check and e.kind == RESET]
-    return max(resets, default=None)
+    index = _last(events, check, (RESET,))
+    return events[index].event_ts if index is not None else None
 
 
 def honour_halt(verdict: Verdict, halt: RiskEvent | None) -> Verdict:
@@ -250,12 +261,9 @@ def _largest(exposures: Mapping[str, Decimal]) -> tuple[str, Decimal]:
 
 
 def _active_pause(events: Sequence[RiskEvent], check: str, now: datetime) -> datetime | None:
-    """The latest trip's pause, unless a reset came after it or it has run out."""
-    trips = [e for e in events if e.check == check and e.kind == TRIP and e.paused_until]
-    latest = max(trips, key=lambda e: e.event_ts, default=None)
-    if latest is None or latest.paused_until is None or latest.paused_until <= now:
+    """The latest trip's pause, unless a reset was recorded after it or it has run out."""
+    index = _last(events, check, (TRIP, RESET))
+    if index is None or events[index].kind == RESET:
         return None
-    reset = last_reset(events, check)
-    if reset is not None and reset >= latest.event_ts:
-        return None
-    return latest.paused_until
+    paused_until = events[index].paused_until
+    return paused_until if paused_until is not None and paused_until > now else None

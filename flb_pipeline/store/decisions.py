@@ -43,20 +43,27 @@ def recent_mids(
     con: duckdb.DuckDBPyConnection, scan_id: str, tickers: list[str], scans: int
 ) -> np.ndarray:
     """YES mids of `tickers` over the last `scans` complete scans up to `scan_id`, oldest
-    first: shape [n_scans, n_tickers], NaN where a scan has no two-sided quote."""
+    first: shape [n_scans, n_tickers], NaN where a scan has no two-sided quote.
+
+    Scans are ordered as they were recorded (rowid), which stays right even when a test's
+    frozen clock gives several scans the same timestamp.
+    """
     frame = con.execute(
         """
-        WITH recent AS (
-            SELECT scan_id FROM scans WHERE status = 'complete' AND scan_id <= ?
-            ORDER BY scan_id DESC LIMIT ?
+        WITH ordered AS (
+            SELECT scan_id, rowid AS sequence FROM scans WHERE status = 'complete'
+        ), recent AS (
+            SELECT scan_id, sequence FROM ordered
+            WHERE sequence <= (SELECT sequence FROM ordered WHERE scan_id = ?)
+            ORDER BY sequence DESC LIMIT ?
         )
-        SELECT s.scan_id, s.ticker, CAST((s.yes_bid + s.yes_ask) / 2 AS DOUBLE) AS mid
-        FROM market_snapshots s JOIN recent USING (scan_id)
+        SELECT r.sequence, s.ticker, CAST((s.yes_bid + s.yes_ask) / 2 AS DOUBLE) AS mid
+        FROM market_snapshots s JOIN recent r USING (scan_id)
         WHERE list_contains(?, s.ticker)
         """,
         [scan_id, scans, tickers],
     ).df()
-    wide = frame.pivot_table(index="scan_id", columns="ticker", values="mid", aggfunc="first")
+    wide = frame.pivot_table(index="sequence", columns="ticker", values="mid", aggfunc="first")
     return wide.sort_index().reindex(columns=tickers).to_numpy(dtype=float)
 
 

@@ -368,7 +368,7 @@ def positions_mark_value(con: duckdb.DuckDBPyConnection, execution: str) -> Deci
     row = con.execute(
         """
         WITH latest AS (
-            SELECT scan_id FROM scans WHERE status = 'complete' ORDER BY scan_id DESC LIMIT 1
+            SELECT scan_id FROM scans WHERE status = 'complete' ORDER BY rowid DESC LIMIT 1
         )
         SELECT coalesce(sum(p.contracts * CASE p.side WHEN 'yes' THEN s.yes_bid
                                                       ELSE s.no_bid END), 0)

@@ -36,15 +36,16 @@ def append_risk_event(
 
 
 def risk_events(con: duckdb.DuckDBPyConnection) -> list[RiskEvent]:
+    """Every trip, reset, halt and resume in the order they were recorded."""
     rows = con.execute(
-        "SELECT event_ts, check_name, kind, paused_until, reason FROM risk_events ORDER BY event_ts"
+        "SELECT event_ts, check_name, kind, paused_until, reason FROM risk_events ORDER BY rowid"
     ).fetchall()
     return [RiskEvent(*row) for row in rows]
 
 
 def last_event_kind(con: duckdb.DuckDBPyConnection, check: str) -> str | None:
     rows = con.execute(
-        "SELECT kind FROM risk_events WHERE check_name = ? ORDER BY event_ts DESC LIMIT 1",
+        "SELECT kind FROM risk_events WHERE check_name = ? ORDER BY rowid DESC LIMIT 1",
         [check],
     ).fetchall()
     return rows[0][0] if rows else None
@@ -132,7 +133,7 @@ def fills_per_ordering_scan(
         SELECT scan_id, sum(filled_contracts) FROM orders
         WHERE status NOT IN ('pending', 'rejected', 'not_placed')
           AND (? IS NULL OR created_at > ?)
-        GROUP BY scan_id ORDER BY scan_id DESC LIMIT ?
+        GROUP BY scan_id ORDER BY max(rowid) DESC LIMIT ?
         """,
         [since, since, limit],
     ).fetchall()

@@ -30,6 +30,7 @@ class FaultConfig:
     burst_429: int = 0
     latency_ms: float = 0.0
     latency_path_prefix: str | None = None
+    latency_method: str | None = None
     malformed_rate: float = 0.0
     missing_field: str | None = None
     frozen_books: bool = False
@@ -37,10 +38,12 @@ class FaultConfig:
     partial_fill_ratio: float | None = None
     adverse_move_cents: int = 0
     rig_settlements: str | None = None
+    crossed_book_rate: float = 0.0
 
     def __post_init__(self) -> None:
         _require(0.0 <= self.error_rate <= 1.0, "error_rate must be within [0, 1]")
         _require(0.0 <= self.malformed_rate <= 1.0, "malformed_rate must be within [0, 1]")
+        _require(0.0 <= self.crossed_book_rate <= 1.0, "crossed_book_rate must be within [0, 1]")
         _require(self.burst_429 >= 0, "burst_429 must be >= 0")
         _require(self.latency_ms >= 0, "latency_ms must be >= 0")
         _require(self.adverse_move_cents >= 0, "adverse_move_cents must be >= 0")

@@ -63,7 +63,7 @@ def api_route(
             response = await _serve(request, handler, private, success)
         if response.status_code == success and state.injector.malformed(faults):
             response = Response(truncated(bytes(response.body)), media_type="application/json")
-        delay = state.injector.latency_s(faults, path)
+        delay = state.injector.latency_s(faults, method, path)
         if delay:
             await asyncio.sleep(delay)
         return response

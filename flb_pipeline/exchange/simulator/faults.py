@@ -37,9 +37,13 @@ class FaultInjector:
         return faults.malformed_rate > 0 and bool(self._rng.random() < faults.malformed_rate)
 
     @staticmethod
-    def latency_s(faults: FaultConfig, api_path: str) -> float:
+    def latency_s(faults: FaultConfig, method: str, api_path: str) -> float:
+        """Added delay for this route; `latency_method` narrows it to one HTTP method, so a
+        slow POST can be tested against a prompt GET of the same path."""
         prefix = faults.latency_path_prefix
         if faults.latency_ms <= 0 or (prefix and not api_path.startswith(prefix)):
+            return 0.0
+        if faults.latency_method and faults.latency_method.upper() != method:
             return 0.0
         return faults.latency_ms / 1000
 

@@ -108,10 +108,14 @@ class MarketWire:
         data = exchange.world.market_data(markets, exchange.quote_tick(), exchange.now)
         tops = exchange.consumed_tops()
         missing = exchange.faults.missing_field
+        crossed_rate = exchange.faults.crossed_book_rate
         built = []
         for row in data.rows(markets):
             body = self._static(row.market)
-            body.update(_quote_fields(*tops.get(row.market, (row.yes_bid, row.yes_ask))))
+            yes_bid, yes_ask = tops.get(row.market, (row.yes_bid, row.yes_ask))
+            if crossed_rate and _hashed_fraction(row.market) < crossed_rate and yes_ask < NO_ASK:
+                yes_bid = yes_ask + 1
+            body.update(_quote_fields(yes_bid, yes_ask))
             body.update(_trading_fields(row))
             if row.status == SETTLED:
                 body.update(self._settled_fields(row.market))
@@ -207,6 +211,12 @@ def _trading_fields(row: MarketRow) -> dict[str, Any]:
         "previous_price_dollars": _DOLLARS[row.previous_price],
         "updated_time": iso(row.updated_ts),
     }
+
+
+def _hashed_fraction(market: int) -> float:
+    """A fixed pseudo-random fraction per market (Knuth's multiplicative hash), so a crossed
+    book fault hits the same markets on every listing."""
+    return (market * 2654435761 % 2**32) / 2**32
 
 
 def _quote_fields(yes_bid: int, yes_ask: int) -> dict[str, Any]:

@@ -56,6 +56,13 @@ def test_latency_is_applied_after_the_order_is_placed(sim: SimClient) -> None:
     assert [o["client_order_id"] for o in orders] == ["slow-1"]
 
 
+def test_latency_method_slows_only_that_method(sim: SimClient) -> None:
+    sim.faults(latency_ms=600, latency_path_prefix="/portfolio/orders", latency_method="POST")
+    started = time.monotonic()
+    sim.get("/portfolio/orders")
+    assert time.monotonic() - started < 0.3
+
+
 def test_malformed_rate_truncates_successful_bodies_only(sim: SimClient) -> None:
     sim.faults(malformed_rate=1.0)
     broken = sim.http.get("/markets", params={"limit": 5})
@@ -71,6 +78,22 @@ def test_missing_field_is_removed_from_market_objects(sim: SimClient) -> None:
     listing = sim.get("/markets", limit=50)["markets"]
     single = sim.market(ticker)
     assert all("yes_bid" not in m and "yes_ask" in m for m in [*listing, single])
+
+
+def test_crossed_book_rate_crosses_the_same_listed_markets_every_time(sim: SimClient) -> None:
+    sim.faults(crossed_book_rate=0.3)
+    listing = sim.get("/markets", status="open", limit=1000)["markets"]
+    crossed = {m["ticker"] for m in listing if m["yes_bid"] >= m["yes_ask"]}
+    assert 0.15 * len(listing) < len(crossed) < 0.45 * len(listing)
+    again = sim.get("/markets", status="open", limit=1000)["markets"]
+    assert {m["ticker"] for m in again if m["yes_bid"] >= m["yes_ask"]} == crossed
+    assert all(
+        m["yes_bid"] == m["yes_ask"] + 1 and m["no_ask"] == 100 - m["yes_bid"]
+        for m in listing
+        if m["ticker"] in crossed
+    )
+    sim.faults(crossed_book_rate=0.0)
+    assert all(m["yes_bid"] < m["yes_ask"] for m in sim.get("/markets", limit=200)["markets"])
 
 
 def test_frozen_books_stop_quotes_and_updated_time(sim: SimClient) -> None:

@@ -1,0 +1,247 @@
+"""trading_job through Dagster against the simulator: each kill switch trips on recorded state
+and stops `order_submissions` in that run; the passing cycle sends its orders once."""
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+import dagster as dg
+import pytest
+
+from flb_pipeline.store import Store
+from flb_pipeline_tests.conftest import (
+    SimControl,
+    check_results,
+    definitions_for,
+    materialization_metadata,
+    run_job,
+)
+
+UPSTREAM = ("market_snapshots", "correlation_groups", "strategy_thresholds", "trade_candidates")
+KILL_SWITCHES = (
+    "daily_loss", "loss_streak", "slippage", "error_burst", "stale_book", "no_fills",
+    "correlation_breach", "exposure_limits",
+)  # fmt: skip
+LOOSE_RISK = {"daily_loss_dollars": 1e9, "daily_loss_fraction": 1.0}
+
+
+def exchange_orders(control: SimControl) -> list[dict[str, Any]]:
+    return control.http.get("/trade-api/v2/portfolio/orders", params={"limit": 1000}).json()[
+        "orders"
+    ]
+
+
+def local_orders(db) -> list[tuple]:
+    with Store(db).connect() as con:
+        return con.execute(
+            "SELECT client_order_id, scan_id, model_id, thresholds_id, status, check_results"
+            " FROM orders ORDER BY client_order_id"
+        ).fetchall()
+
+
+def assert_blocked_by(result: dg.ExecuteInProcessResult, check: str) -> None:
+    """The switch failed, no order step ran, and the decision path still materialised."""
+    assert check_results(result)[check] is False
+    assert result.asset_materializations_for_node("order_submissions") == []
+    for asset in UPSTREAM:
+        assert result.asset_materializations_for_node(asset), asset
+
+
+def check_description(result: dg.ExecuteInProcessResult, check: str) -> dict[str, Any]:
+    (evaluation,) = [e for e in result.get_asset_check_evaluations() if e.check_name == check]
+    return {k: getattr(v, "value", v) for k, v in evaluation.metadata.items()}
+
+
+def test_passing_cycle_sends_each_order_once_with_its_provenance(
+    trading_sim, trading_control, trading_db
+):
+    defs = definitions_for(trading_sim.url, trading_db)
+    result = run_job(defs, "trading_job")
+    assert result.success
+    assert all(check_results(result)[name] for name in KILL_SWITCHES)
+    sent = materialization_metadata(result, "order_submissions")
+    orders = local_orders(trading_db)
+    at_exchange = exchange_orders(trading_control)
+    assert sent["orders_sent"] == len(orders) == len(at_exchange) > 0
+    assert {o["client_order_id"] for o in at_exchange} == {o[0] for o in orders}
+    for _cid, scan_id, model_id, thresholds_id, status, checks in orders:
+        assert scan_id and model_id.startswith("wpm-") and thresholds_id.startswith("thr-")
+        assert status in {"executed", "canceled"}
+        verdicts = json.loads(checks)
+        assert set(verdicts) == set(KILL_SWITCHES) and all(v["passed"] for v in verdicts.values())
+    assert materialization_metadata(result, "positions")["open_lots"] > 0
+
+
+def test_failed_snapshot_quality_check_sends_no_order(trading_sim, trading_control, trading_db):
+    trading_control.faults(crossed_book_rate=0.05)
+    result = run_job(definitions_for(trading_sim.url, trading_db), "trading_job")
+    assert check_results(result)["no_crossed_books"] is False
+    assert result.asset_materializations_for_node("market_snapshots")
+    assert result.asset_materializations_for_node("trade_candidates") == []
+    assert result.asset_materializations_for_node("order_submissions") == []
+    assert exchange_orders(trading_control) == [] and local_orders(trading_db) == []
+
+
+def test_daily_loss_trips_on_losing_settlements(trading_sim, trading_control, trading_db):
+    defs = definitions_for(trading_sim.url, trading_db)
+    trading_control.faults(rig_settlements="against_positions")
+    assert run_job(defs, "trading_job").success
+    trading_control.advance(1500)  # every position's market closes and settles against us
+    result = run_job(defs, "trading_job")
+    assert_blocked_by(result, "daily_loss")
+    details = check_description(result, "daily_loss")
+    assert details["value"] <= details["threshold"] == -500.0
+    next_ny_midnight = datetime(2026, 3, 3, 5, 0, tzinfo=UTC)
+    assert datetime.fromisoformat(details["paused_until"]) == next_ny_midnight
+
+
+def test_loss_streak_pauses_four_hours_and_survives_a_restart(
+    trading_sim, trading_control, trading_db
+):
+    risk = dict(LOOSE_RISK)
+    trading_control.faults(rig_settlements="against_positions")
+    assert run_job(definitions_for(trading_sim.url, trading_db, risk=risk), "trading_job").success
+    trading_control.advance(1500)
+    blocked = run_job(definitions_for(trading_sim.url, trading_db, risk=risk), "trading_job")
+    assert_blocked_by(blocked, "loss_streak")
+    paused_until = check_description(blocked, "loss_streak")["paused_until"]
+    trading_control.faults(rig_settlements=None)
+
+    trading_control.advance(2 * 3600)  # a fresh process: new Definitions, state only in DuckDB
+    restarted = definitions_for(trading_sim.url, trading_db, risk=risk)
+    still = run_job(restarted, "trading_job")
+    assert_blocked_by(still, "loss_streak")
+    assert check_description(still, "loss_streak")["paused_until"] == paused_until
+
+    trading_control.advance(2 * 3600 + 60)
+    lifted = run_job(definitions_for(trading_sim.url, trading_db, risk=risk), "trading_job")
+    assert check_results(lifted)["loss_streak"] is True
+    with Store(trading_db).connect() as con:
+        kinds = con.execute(
+            "SELECT kind FROM risk_events WHERE check_name = 'loss_streak' ORDER BY event_ts"
+        ).fetchall()
+    assert kinds == [("trip",), ("reset",)]
+
+
+def test_slippage_trips_after_ten_fills_through_a_moving_book(
+    trading_sim, trading_control, trading_db
+):
+    defs = definitions_for(
+        trading_sim.url, trading_db, trading={"limit_slippage_cents": 2}, risk=LOOSE_RISK
+    )
+    trading_control.faults(adverse_move_cents=1)
+    first = run_job(defs, "trading_job")
+    assert first.success
+    assert materialization_metadata(first, "order_submissions")["contracts_filled"] > 0
+    trading_control.advance(30)
+    second = run_job(defs, "trading_job")
+    assert_blocked_by(second, "slippage")
+    assert check_description(second, "slippage")["value"] > 50
+
+
+def test_error_burst_trips_on_recorded_api_errors(trading_sim, trading_control, trading_db):
+    defs = definitions_for(trading_sim.url, trading_db)
+    trading_control.faults(malformed_rate=1.0)
+    for _ in range(3):  # 3 failed scans x 4 attempts = 12 errors > 10
+        assert not run_job(defs, "snapshot_job").success
+    trading_control.faults(malformed_rate=0.0)
+    result = run_job(defs, "trading_job")
+    assert_blocked_by(result, "error_burst")
+    assert check_description(result, "error_burst")["value"] == 12
+
+
+def test_stale_book_trips_on_a_frozen_book(trading_sim, trading_control, trading_db):
+    trading_control.faults(frozen_books=True)
+    trading_control.advance(60)
+    result = run_job(definitions_for(trading_sim.url, trading_db), "trading_job")
+    assert_blocked_by(result, "stale_book")
+    assert check_description(result, "stale_book")["value"] >= 60
+
+
+def test_no_fills_trips_when_ordering_scans_fill_nothing(trading_sim, trading_control, trading_db):
+    defs = definitions_for(trading_sim.url, trading_db, risk={"no_fill_scans": 3})
+    trading_control.faults(partial_fill_ratio=0.0)
+    for _ in range(3):
+        result = run_job(defs, "trading_job")
+        assert result.success
+        assert materialization_metadata(result, "order_submissions")["contracts_filled"] == 0
+        trading_control.advance(20)
+    result = run_job(defs, "trading_job")
+    assert_blocked_by(result, "no_fills")
+
+
+BOLD_RISK = {"position_fraction": 0.3, "group_fraction": 0.9, "total_fraction": 0.95}
+
+
+@pytest.mark.parametrize("check", ["correlation_breach", "exposure_limits"])
+def test_exposure_switches_trip_on_positions_beyond_todays_caps(
+    check, trading_sim, trading_control, trading_db
+):
+    """Positions bought under looser caps exceed today's: the switch blocks new entries."""
+    bold = definitions_for(
+        trading_sim.url, trading_db, risk=BOLD_RISK, trading={"max_orders_per_cycle": 30}
+    )
+    for _ in range(3):
+        assert run_job(bold, "trading_job").success
+        trading_control.advance(20)
+    result = run_job(definitions_for(trading_sim.url, trading_db), "trading_job")
+    assert_blocked_by(result, check)
+    assert check_description(result, check)["value"] > check_description(result, check)["threshold"]
+
+
+def test_manual_halt_blocks_every_switch_until_resumed(trading_sim, trading_control, trading_db):
+    defs = definitions_for(trading_sim.url, trading_db)
+    assert run_job(
+        defs, "halt_job", run_config={"ops": {"set_manual_halt": {"config": {"reason": "fed day"}}}}
+    ).success
+    halted = run_job(defs, "trading_job")
+    assert not any(check_results(halted)[name] for name in KILL_SWITCHES)
+    assert "fed day" in check_description(halted, "error_burst")["reason"]
+    assert exchange_orders(trading_control) == []
+    assert run_job(defs, "resume_job").success
+    resumed = run_job(defs, "trading_job")
+    assert all(check_results(resumed)[name] for name in KILL_SWITCHES), check_results(resumed)
+    assert resumed.success
+    assert exchange_orders(trading_control)
+
+
+def test_rejected_orders_keep_the_exchange_reason(trading_sim, trading_control, trading_db):
+    trading_control.faults(reject_orders="insufficient_balance")
+    result = run_job(definitions_for(trading_sim.url, trading_db), "trading_job")
+    metadata = materialization_metadata(result, "order_submissions")
+    assert metadata["rejected"] == {"insufficient_balance": metadata["orders_sent"]}
+    statuses = {row[4] for row in local_orders(trading_db)}
+    assert statuses == {"rejected"}
+
+
+def test_post_timeout_is_resolved_by_client_order_id_never_resent(
+    trading_sim, trading_control, trading_db
+):
+    defs = definitions_for(
+        trading_sim.url, trading_db, exchange={"timeout_s": 0.5, "max_attempts": 2}
+    )
+    trading_control.faults(
+        latency_ms=1200, latency_path_prefix="/portfolio/orders", latency_method="POST"
+    )
+    result = run_job(defs, "trading_job")
+    trading_control.faults(latency_ms=0)
+    orders = local_orders(trading_db)
+    at_exchange = exchange_orders(trading_control)
+    assert len(at_exchange) == len({o["client_order_id"] for o in at_exchange}) == len(orders)
+    assert {o[4] for o in orders} <= {"executed", "canceled"}
+    assert result.success
+
+
+def test_live_trading_is_refused_with_what_is_missing(trading_sim, trading_db, monkeypatch):
+    monkeypatch.delenv("FLB_LIVE_TRADING", raising=False)
+    monkeypatch.delenv("KALSHI_API_KEY_ID", raising=False)
+    defs = definitions_for(
+        trading_sim.url, trading_db, exchange={"exchange": "prod", "execution": "exchange"}
+    )
+    result = run_job(defs, "trading_job")
+    assert not result.success and result.asset_materializations_for_node("trade_candidates") == []
+    messages = [e.step_failure_data.error.message for e in result.all_events if e.is_step_failure]
+    assert any(
+        "FLB_LIVE_TRADING=I_UNDERSTAND" in m and "KALSHI_API_KEY_ID" in m
+        and "KALSHI_PRIVATE_KEY_PATH" in m for m in messages
+    )  # fmt: skip
