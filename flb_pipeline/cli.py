@@ -54,6 +54,17 @@ def build_parser() -> argparse.ArgumentParser:
 
     status = commands.add_parser("status", help="what the store holds and what blocks trading")
     status.set_defaults(run=operations.status)
+
+    halt = commands.add_parser("halt", help="stop all new entries (every kill switch fails)")
+    halt.add_argument("--reason", default="manual halt from the command line")
+    halt.set_defaults(run=operations.halt)
+
+    resume = commands.add_parser("resume", help="lift the manual halt")
+    resume.add_argument(
+        "--reset", nargs="*", default=[], metavar="SWITCH",
+        help="also reset sticky switches: slippage, no_fills, daily_loss",
+    )  # fmt: skip
+    resume.set_defaults(run=operations.resume)
     return parser
 
 

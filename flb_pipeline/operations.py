@@ -6,10 +6,16 @@ import argparse
 import os
 import shutil
 import subprocess
+import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
+from flb_pipeline.defs import control
 from flb_pipeline.exchange.simulator import FaultConfig, SimConfig, serve_forever
 from flb_pipeline.settings import DEFAULT_DAGSTER_HOME, Settings
+from flb_pipeline.store import Store
+from flb_pipeline.store.risk import latest_verdicts
+from flb_pipeline.store.snapshots import table_counts
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 DEMO_DB = Path("data/demo/flb.duckdb")
@@ -71,14 +77,35 @@ def ui(args: argparse.Namespace) -> int:
 
 
 def status(args: argparse.Namespace) -> int:
-    from flb_pipeline.store import Store
-    from flb_pipeline.store.snapshots import table_counts
-
-    settings = Settings.from_env()
-    with Store(settings.db_path).connect() as con:
+    """Rows per table, the manual halt, and every kill switch's latest verdict."""
+    store = Store(Settings.from_env().db_path)
+    with store.connect() as con:
         counts = table_counts(con)
-    print(f"store: {settings.db_path}")
+        verdicts = latest_verdicts(con)
+    halted = control.halt_state(store)
+    print(f"store: {store.path}")
     print_table(["table", "rows"], [[name, str(rows)] for name, rows in counts.items()])
+    state = f"ON since {halted.event_ts:%Y-%m-%d %H:%M:%S} ({halted.reason})" if halted else "off"
+    print(f"\nmanual halt: {state}")
+    rows = [[name, "pass" if passed else "FAIL", reason] for name, passed, reason in verdicts]
+    print_table(["kill switch", "latest", "reason"], rows or [["-", "-", "no cycle yet"]])
+    return 0
+
+
+def halt(args: argparse.Namespace) -> int:
+    event = control.halt(Store(Settings.from_env().db_path), datetime.now(UTC), args.reason)
+    print(f"halted at {event.event_ts:%Y-%m-%d %H:%M:%S} UTC: {event.reason}")
+    return 0
+
+
+def resume(args: argparse.Namespace) -> int:
+    try:
+        events = control.resume(Store(Settings.from_env().db_path), datetime.now(UTC), args.reset)
+    except ValueError as error:
+        print(f"flb resume: {error}", file=sys.stderr)
+        return 2
+    reset = ", ".join(e.check for e in events[1:]) or "nothing"
+    print(f"resumed; reset: {reset}")
     return 0
 
 

@@ -152,3 +152,11 @@ def capital_marks_between(
         [start, end],
     ).fetchall()
     return rows[0] if rows else (None, None)
+
+
+def latest_verdicts(con: duckdb.DuckDBPyConnection) -> list[tuple[str, bool, str]]:
+    """(check, passed, reason) of each switch's most recent evaluation, for `flb status`."""
+    return con.execute(
+        "SELECT check_name, arg_max(passed, rowid), arg_max(reason, rowid)"
+        " FROM risk_check_results GROUP BY check_name ORDER BY check_name"
+    ).fetchall()

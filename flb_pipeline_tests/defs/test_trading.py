@@ -2,6 +2,10 @@
 and stops `order_submissions` in that run; the passing cycle sends its orders once."""
 
 import json
+import signal
+import subprocess
+import sys
+import time
 from datetime import UTC, datetime
 from typing import Any
 
@@ -16,6 +20,7 @@ from flb_pipeline_tests.conftest import (
     materialization_metadata,
     run_job,
 )
+from flb_pipeline_tests.defs import crash_cycle
 
 UPSTREAM = ("market_snapshots", "correlation_groups", "strategy_thresholds", "trade_candidates")
 KILL_SWITCHES = (
@@ -245,3 +250,42 @@ def test_live_trading_is_refused_with_what_is_missing(trading_sim, trading_db, m
         "FLB_LIVE_TRADING=I_UNDERSTAND" in m and "KALSHI_API_KEY_ID" in m
         and "KALSHI_PRIVATE_KEY_PATH" in m for m in messages
     )  # fmt: skip
+
+
+def test_killed_between_post_and_record_then_rerun_leaves_exactly_one_order(
+    trading_sim, trading_control, trading_db, tmp_path, monkeypatch
+):
+    """The process dies while the exchange is holding its answer to the POST; re-executing
+    the failed run resolves the order by client_order_id and never sends it again."""
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dagster_home"))
+    monkeypatch.setenv("FLB_EXCHANGE_URL", trading_sim.url)
+    monkeypatch.setenv("FLB_DB_PATH", str(trading_db))
+    (tmp_path / "dagster_home").mkdir()
+    trading_control.faults(
+        latency_ms=30_000, latency_path_prefix="/portfolio/orders", latency_method="POST"
+    )
+    cycle = subprocess.Popen([sys.executable, "-m", "flb_pipeline_tests.defs.crash_cycle"])
+    deadline = time.monotonic() + 90
+    while not exchange_orders(trading_control) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    cycle.send_signal(signal.SIGKILL)
+    cycle.wait()
+    assert len(exchange_orders(trading_control)) == 1
+    assert [row[4] for row in local_orders(trading_db)] == ["pending"]
+
+    trading_control.faults(latency_ms=0)
+    instance = dg.DagsterInstance.get()
+    (killed,) = instance.get_runs()
+    instance.report_run_failed(killed)
+    rerun = dg.execute_job(
+        dg.reconstructable(crash_cycle.trading_job),
+        instance=instance,
+        reexecution_options=dg.ReexecutionOptions.from_failure(killed.run_id, instance),
+    )
+    assert rerun.success
+    (order,) = exchange_orders(trading_control)
+    ((cid, *_rest, status, _checks),) = local_orders(trading_db)
+    assert cid == order["client_order_id"] and status == order["status"]
+    with Store(trading_db).connect() as con:
+        (local_filled,) = con.execute("SELECT sum(contracts) FROM fills").fetchone()
+    assert local_filled == order["fill_count"]
