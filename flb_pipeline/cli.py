@@ -55,6 +55,10 @@ def build_parser() -> argparse.ArgumentParser:
     status = commands.add_parser("status", help="what the store holds and what blocks trading")
     status.set_defaults(run=operations.status)
 
+    report = commands.add_parser("report", help="print one day's summary in the terminal")
+    report.add_argument("--day", required=True, help="New York trading day, YYYY-MM-DD")
+    report.set_defaults(run=operations.report)
+
     halt = commands.add_parser("halt", help="stop all new entries (every kill switch fails)")
     halt.add_argument("--reason", default="manual halt from the command line")
     halt.set_defaults(run=operations.halt)

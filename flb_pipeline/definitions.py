@@ -8,6 +8,7 @@ from flb_pipeline.defs.assets.execution import order_submissions
 from flb_pipeline.defs.assets.ingest import market_snapshots, settled_history
 from flb_pipeline.defs.assets.model import win_probability_model
 from flb_pipeline.defs.assets.portfolio import closed_trades, positions
+from flb_pipeline.defs.assets.summary import daily_metrics_summary
 from flb_pipeline.defs.checks import RISK_CHECKS
 from flb_pipeline.defs.jobs import JOBS
 from flb_pipeline.defs.quality_checks import SNAPSHOT_CHECKS
@@ -49,6 +50,7 @@ def build_definitions(
             order_submissions,
             positions,
             closed_trades,
+            daily_metrics_summary,
         ],
         asset_checks=[*SNAPSHOT_CHECKS, *RISK_CHECKS],
         jobs=JOBS,

@@ -7,11 +7,16 @@ import os
 import shutil
 import subprocess
 import sys
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
+from flb_pipeline.core.modes import default_execution
 from flb_pipeline.defs import control
+from flb_pipeline.defs.assets.summary import TRADING_TIMEZONE
+from flb_pipeline.defs.daily_summary import build_daily_summary
 from flb_pipeline.exchange.simulator import FaultConfig, SimConfig, serve_forever
+from flb_pipeline.reports.daily import BUCKET_HEADER, bucket_rows, summary_rows
 from flb_pipeline.settings import DEFAULT_DAGSTER_HOME, Settings
 from flb_pipeline.store import Store
 from flb_pipeline.store.risk import latest_verdicts
@@ -89,6 +94,32 @@ def status(args: argparse.Namespace) -> int:
     print(f"\nmanual halt: {state}")
     rows = [[name, "pass" if passed else "FAIL", reason] for name, passed, reason in verdicts]
     print_table(["kill switch", "latest", "reason"], rows or [["-", "-", "no cycle yet"]])
+    return 0
+
+
+def report(args: argparse.Namespace) -> int:
+    """The daily summary of `--day`, computed from the store as the asset computes it."""
+    try:
+        day = date.fromisoformat(args.day)
+    except ValueError:
+        print(f"flb report: --day must be YYYY-MM-DD, not {args.day!r}", file=sys.stderr)
+        return 2
+    settings = Settings.from_env()
+    zone = ZoneInfo(TRADING_TIMEZONE)
+    start = datetime.combine(day, time(0), zone)
+    with Store(settings.db_path).connect() as con:
+        summary = build_daily_summary(
+            con, day=day.isoformat(), start=start, end=start + timedelta(days=1),
+            execution=default_execution(settings.exchange, settings.execution),
+            timezone=TRADING_TIMEZONE,
+        )  # fmt: skip
+    document = summary.document
+    print(f"Daily summary {document['day']} ({document['execution']} execution)")
+    if document["note"]:
+        print(document["note"])
+    print_table(["metric", "value"], [list(row) for row in summary_rows(document)])
+    print()
+    print_table(BUCKET_HEADER, [list(row) for row in bucket_rows(document)])
     return 0
 
 

@@ -38,7 +38,7 @@ def resolve_trading_mode(
     """Validate the mode; execution defaults to `exchange` on the simulator, `paper` elsewhere."""
     if exchange not in EXCHANGES:
         raise TradingRefused(f"FLB_EXCHANGE={exchange!r} is not one of {', '.join(EXCHANGES)}")
-    chosen = execution or ("exchange" if exchange == "sim" else "paper")
+    chosen = default_execution(exchange, execution)
     if chosen not in EXECUTIONS:
         raise TradingRefused(f"FLB_EXECUTION={chosen!r} is not one of {', '.join(EXECUTIONS)}")
     mode = TradingMode(exchange, chosen)
@@ -55,3 +55,9 @@ def resolve_trading_mode(
             f"refusing {exchange} + {mode.execution} execution: missing " + ", ".join(missing)
         )
     return mode
+
+
+def default_execution(exchange: str, execution: str | None) -> str:
+    """The execution mode a deployment runs in, without the live-trading gate (reporting
+    about a mode is always allowed; trading in it is what `resolve_trading_mode` guards)."""
+    return execution or ("exchange" if exchange == "sim" else "paper")

@@ -8,6 +8,7 @@ from flb_pipeline.defs.assets.execution import order_submissions
 from flb_pipeline.defs.assets.ingest import market_snapshots, settled_history
 from flb_pipeline.defs.assets.model import win_probability_model
 from flb_pipeline.defs.assets.portfolio import closed_trades, positions
+from flb_pipeline.defs.assets.summary import daily_metrics_summary
 from flb_pipeline.defs.control import halt_job, resume_job
 
 snapshot_job = dg.define_asset_job(
@@ -51,12 +52,19 @@ reconcile_job = dg.define_asset_job(
     description="Pull fills, settlements and positions from the exchange; rebuild the ledger.",
 )
 
+daily_summary_job = dg.define_asset_job(
+    "daily_summary_job",
+    selection=dg.AssetSelection.assets(daily_metrics_summary),
+    description="The daily metrics summary of one New York trading day (a partition).",
+)
+
 JOBS = [
     snapshot_job,
     history_job,
     calibration_job,
     trading_job,
     reconcile_job,
+    daily_summary_job,
     halt_job,
     resume_job,
 ]

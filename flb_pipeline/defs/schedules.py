@@ -1,8 +1,18 @@
 """Schedules, named after the job they launch."""
 
+from datetime import timedelta
+from zoneinfo import ZoneInfo
+
 import dagster as dg
 
-from flb_pipeline.defs.jobs import calibration_job, history_job, reconcile_job, snapshot_job
+from flb_pipeline.defs.assets.summary import TRADING_TIMEZONE
+from flb_pipeline.defs.jobs import (
+    calibration_job,
+    daily_summary_job,
+    history_job,
+    reconcile_job,
+    snapshot_job,
+)
 
 history_job_schedule = dg.ScheduleDefinition(
     name="history_job_schedule",
@@ -36,9 +46,25 @@ reconcile_job_schedule = dg.ScheduleDefinition(
     description="Settlements and reconciliation keep running even while trading is blocked.",
 )
 
+
+@dg.schedule(
+    job=daily_summary_job,
+    cron_schedule="30 0 * * *",
+    execution_timezone=TRADING_TIMEZONE,
+    default_status=dg.DefaultScheduleStatus.RUNNING,
+    description="Just after New York midnight: the summary of the day that just ended.",
+)
+def daily_summary_job_schedule(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
+    """The partition of the previous New York day (the current one is still trading)."""
+    day = context.scheduled_execution_time.astimezone(ZoneInfo(TRADING_TIMEZONE)).date()
+    previous = (day - timedelta(days=1)).isoformat()
+    return dg.RunRequest(run_key=f"daily-summary-{previous}", partition_key=previous)
+
+
 SCHEDULES = [
     history_job_schedule,
     snapshot_job_schedule,
     calibration_job_schedule,
     reconcile_job_schedule,
+    daily_summary_job_schedule,
 ]

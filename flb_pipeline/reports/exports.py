@@ -3,8 +3,14 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
+import json
+import math
 from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -57,3 +63,28 @@ def _logged_trade_ids(path: Path, known: set[str]) -> tuple[set[str], str]:
 
 def _write(path: Path, rows: pd.DataFrame, mode: str) -> None:
     rows.to_csv(path, mode=mode, header=mode == "w", index=False, quoting=csv.QUOTE_MINIMAL)
+
+
+def jsonable(value: Any) -> Any:
+    """Plain JSON values: money as dollars to the ten-thousandth, times in ISO-8601, and no
+    NaN anywhere (an undefined ratio is null)."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [jsonable(v) for v in value]
+    if isinstance(value, Decimal):
+        return float(value.quantize(Decimal("0.0001")))
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, float):
+        return None if math.isnan(value) or math.isinf(value) else round(value, 6)
+    return value
+
+
+def write_json(path: Path, document: dict[str, Any]) -> Path:
+    """Deterministic: sorted keys, fixed indentation, so a rerun writes the same bytes."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(jsonable(document), indent=2, sort_keys=True) + "\n")
+    return path

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+from decimal import Decimal
 from pathlib import Path
 
 import matplotlib
@@ -41,3 +43,65 @@ def _save(figure: plt.Figure, path: Path) -> Path:
     figure.savefig(path, dpi=100)
     plt.close(figure)
     return path
+
+
+def cumulative_pnl_plot(points: list[tuple[datetime, Decimal]], path: Path, title: str) -> Path:
+    figure, axes = plt.subplots(figsize=(7, 4))
+    if points:
+        axes.step([t for t, _ in points], [float(p) for _, p in points], where="post")
+        axes.axhline(0, color="grey", linewidth=0.8)
+    else:
+        _no_data(axes)
+    axes.set_xlabel("closing time (UTC)")
+    axes.set_ylabel("cumulative net P&L ($)")
+    axes.set_title(title)
+    figure.autofmt_xdate()
+    return _save(figure, path)
+
+
+def pnl_by_bucket_plot(labels: list[str], net_pnl: list[float], path: Path, title: str) -> Path:
+    figure, axes = plt.subplots(figsize=(7, 4))
+    if labels:
+        colours = ["tab:green" if value >= 0 else "tab:red" for value in net_pnl]
+        axes.bar(labels, net_pnl, color=colours)
+        axes.axhline(0, color="grey", linewidth=0.8)
+    else:
+        _no_data(axes)
+    axes.set_xlabel("entry price bucket")
+    axes.set_ylabel("net P&L ($)")
+    axes.set_title(title)
+    return _save(figure, path)
+
+
+def outcome_reliability_plot(
+    predicted: list[float], realised: list[float], trades: list[int], path: Path, title: str
+) -> Path:
+    figure, axes = plt.subplots(figsize=(5, 5))
+    axes.plot([0, 1], [0, 1], linestyle="--", color="grey", label="perfect calibration")
+    if predicted:
+        axes.scatter(predicted, realised, s=[20 + 5 * n for n in trades], label="trades")
+    else:
+        _no_data(axes)
+    axes.set_xlabel("predicted win probability at entry")
+    axes.set_ylabel("realised win rate")
+    axes.set_xlim(0, 1)
+    axes.set_ylim(0, 1)
+    axes.set_title(title)
+    axes.legend(loc="upper left")
+    return _save(figure, path)
+
+
+def slippage_histogram(slippages_bps: list[float], path: Path, title: str) -> Path:
+    figure, axes = plt.subplots(figsize=(7, 4))
+    if slippages_bps:
+        axes.hist(slippages_bps, bins=20, color="tab:blue")
+    else:
+        _no_data(axes)
+    axes.set_xlabel("slippage vs decision price (bps, positive = worse)")
+    axes.set_ylabel("fills")
+    axes.set_title(title)
+    return _save(figure, path)
+
+
+def _no_data(axes: plt.Axes) -> None:
+    axes.text(0.5, 0.5, "no data for this day", ha="center", va="center", transform=axes.transAxes)

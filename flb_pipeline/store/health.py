@@ -1,0 +1,131 @@
+"""System-health aggregates over a time window, computed where the rows are (in DuckDB)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import duckdb
+
+from flb_pipeline.core.ledger import ClosedTrade
+
+
+def _records(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any]) -> list[dict[str, Any]]:
+    cursor = con.execute(sql, params)
+    names = [column[0] for column in cursor.description]
+    return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+
+def endpoint_latency(
+    con: duckdb.DuckDBPyConnection, start: datetime, end: datetime
+) -> list[dict[str, Any]]:
+    """Calls, errors and measured latency percentiles per endpoint."""
+    return _records(
+        con,
+        """
+        SELECT method, path, count(*) AS calls, count(error_class) AS errors,
+               round(quantile_cont(latency_ms, 0.5), 3) AS p50_ms,
+               round(quantile_cont(latency_ms, 0.95), 3) AS p95_ms
+        FROM api_calls WHERE called_at >= ? AND called_at < ? AND latency_ms > 0
+        GROUP BY method, path ORDER BY calls DESC, method, path
+        """,
+        [start, end],
+    )
+
+
+def api_totals(con: duckdb.DuckDBPyConnection, start: datetime, end: datetime) -> dict[str, Any]:
+    (row,) = _records(
+        con,
+        """
+        SELECT count(*) AS calls, count(error_class) AS errors,
+               round(quantile_cont(latency_ms, 0.5) FILTER (WHERE latency_ms > 0), 3) AS p50_ms,
+               round(quantile_cont(latency_ms, 0.95) FILTER (WHERE latency_ms > 0), 3) AS p95_ms
+        FROM api_calls WHERE called_at >= ? AND called_at < ?
+        """,
+        [start, end],
+    )
+    return row
+
+
+def scan_health(con: duckdb.DuckDBPyConnection, start: datetime, end: datetime) -> dict[str, Any]:
+    """Scans run, how many completed, their latency and the age of their oldest quote."""
+    (row,) = _records(
+        con,
+        """
+        SELECT count(*) AS scans,
+               count(*) FILTER (WHERE status = 'complete') AS complete_scans,
+               count(*) FILTER (WHERE status = 'failed') AS failed_scans,
+               round(quantile_cont(latency_ms, 0.5), 3) AS latency_p50_ms,
+               round(quantile_cont(epoch(finished_at - oldest_quote_ts), 0.5), 3)
+                   AS quote_age_p50_s,
+               round(max(epoch(finished_at - oldest_quote_ts)), 3) AS quote_age_max_s
+        FROM scans WHERE started_at >= ? AND started_at < ?
+        """,
+        [start, end],
+    )
+    return row
+
+
+def order_health(
+    con: duckdb.DuckDBPyConnection, start: datetime, end: datetime, execution: str
+) -> dict[str, Any]:
+    (row,) = _records(
+        con,
+        """
+        SELECT count(*) AS orders,
+               count(*) FILTER (WHERE status = 'rejected') AS rejected,
+               count(*) FILTER (WHERE status IN ('pending', 'unknown')) AS unresolved,
+               coalesce(sum(contracts), 0) AS contracts_ordered,
+               coalesce(sum(filled_contracts), 0) AS contracts_filled
+        FROM orders WHERE created_at >= ? AND created_at < ? AND execution = ?
+        """,
+        [start, end, execution],
+    )
+    return row
+
+
+def fill_slippage(
+    con: duckdb.DuckDBPyConnection, start: datetime, end: datetime, execution: str
+) -> list[float]:
+    rows = con.execute(
+        """
+        SELECT CAST((f.price - o.decision_price) / o.decision_price * 10000 AS DOUBLE)
+        FROM fills f JOIN orders o ON o.client_order_id = f.client_order_id
+        WHERE f.created_time >= ? AND f.created_time < ? AND f.execution = ? AND f.action = 'buy'
+        ORDER BY f.created_time, f.fill_id
+        """,
+        [start, end, execution],
+    ).fetchall()
+    return [row[0] for row in rows]
+
+
+def kill_switch_states(con: duckdb.DuckDBPyConnection, at: datetime) -> list[dict[str, Any]]:
+    """Each switch's latest verdict evaluated before `at`."""
+    return _records(
+        con,
+        """
+        SELECT check_name, arg_max(passed, rowid) AS passed, arg_max(reason, rowid) AS reason,
+               arg_max(paused_until, rowid) AS paused_until
+        FROM risk_check_results WHERE evaluated_at < ?
+        GROUP BY check_name ORDER BY check_name
+        """,
+        [at],
+    )
+
+
+def closed_trades_between(
+    con: duckdb.DuckDBPyConnection, start: datetime, end: datetime, execution: str
+) -> list[ClosedTrade]:
+    """Trades that closed in [start, end), as ledger records for the metrics."""
+    rows = con.execute(
+        """
+        SELECT trade_id, order_id, ticker, coalesce(family, ''), coalesce(group_id, ''), side,
+               entry_price, decision_price, contracts, cost, fees, slippage_bps, result,
+               gross_pnl, net_pnl, opened_at, closed_at, holding_period_s, model_id, scan_id,
+               win_probability, close_kind
+        FROM closed_trades WHERE closed_at >= ? AND closed_at < ? AND execution = ?
+        ORDER BY closed_at, trade_id
+        """,
+        [start, end, execution],
+    ).fetchall()
+    return [ClosedTrade(*row) for row in rows]
