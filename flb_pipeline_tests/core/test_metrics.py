@@ -1,43 +1,19 @@
-"""Hand-computed fixtures: four trades with known fills, fees and outcomes."""
+"""Hand-computed fixtures: four trades with known fills, fees and outcomes (see
+`flb_pipeline_tests.trade_fixtures`)."""
 
-from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
 
 from flb_pipeline.core import metrics
-from flb_pipeline.core.ledger import OrderContext, build_ledger
-from flb_pipeline.core.records import Fill, Settlement
+from flb_pipeline_tests.trade_fixtures import fixture_trades
 
 D = Decimal
-T0 = datetime(2026, 3, 2, 15, tzinfo=UTC)
-
-#   ticker side count price fee    decision q     family       group                result
-TRADES = [
-    ("A", "yes", 100, "0.95", "0.34", "0.95", 0.97, "weather", "weather_newyork", "yes"),
-    ("B", "no", 10, "0.90", "0.07", "0.90", 0.93, "weather", "weather_california", "yes"),
-    ("C", "yes", 50, "0.88", "0.37", "0.88", 0.92, "financials", "financials_kxinx", "yes"),
-    ("D", "yes", 20, "0.86", "0.17", "0.85", 0.90, "financials", "financials_kxinx", "yes"),
-]
 
 
 @pytest.fixture
 def closed():
-    fills, contexts, settlements = [], {}, []
-    for n, (ticker, side, count, price, fee, decision, q, family, group, result) in enumerate(
-        TRADES
-    ):
-        fills.append(
-            Fill(f"f{n}", f"o{n}", f"c{n}", ticker, side, "buy", count, D(price), D(fee), True,
-                 T0 + timedelta(minutes=n))
-        )  # fmt: skip
-        contexts[f"c{n}"] = OrderContext(f"c{n}", "s", "m", "t", D(decision), q, family, group)
-        settlements.append(
-            Settlement(
-                ticker, "E", result, 0, 0, D(0), D(0), D(0), T0 + timedelta(hours=1, minutes=n)
-            )
-        )
-    return build_ledger(fills, contexts, settlements).closed_trades
+    return fixture_trades()
 
 
 def test_summary_pnl_and_net_bps(closed):
