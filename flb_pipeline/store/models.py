@@ -74,9 +74,10 @@ def save_model(
 
 
 def latest_model(con: duckdb.DuckDBPyConnection) -> WinProbabilityModel | None:
+    """The most recently saved version (insertion order: clocks can repeat, rows cannot)."""
     row = con.execute(
         "SELECT model_id, horizon_s, fit_json, report_json FROM win_probability_models"
-        " ORDER BY fitted_at DESC, model_id DESC LIMIT 1"
+        " ORDER BY rowid DESC LIMIT 1"
     ).fetchall()
     if not row:
         return None
