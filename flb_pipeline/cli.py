@@ -35,9 +35,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="flb", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
 
-    demo = commands.add_parser("demo", help="simulator + history + trading through Dagster")
+    demo = commands.add_parser("demo", help="a trading session against the simulator")
     demo.add_argument("--markets", type=int, default=300)
-    demo.add_argument("--snapshots", type=int, default=3)
+    demo.add_argument("--cycles", type=int, default=15, help="trading cycles in the session")
+    demo.add_argument("--minutes", type=float, default=4.0, help="simulated minutes per cycle")
     demo.add_argument("--seed", type=int, default=7)
     demo.set_defaults(run=operations.demo)
 

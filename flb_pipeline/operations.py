@@ -23,7 +23,6 @@ from flb_pipeline.store.risk import latest_verdicts
 from flb_pipeline.store.snapshots import table_counts
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
-DEMO_DB = Path("data/demo/flb.duckdb")
 
 
 def dagster_home() -> Path:
@@ -105,22 +104,25 @@ def report(args: argparse.Namespace) -> int:
         print(f"flb report: --day must be YYYY-MM-DD, not {args.day!r}", file=sys.stderr)
         return 2
     settings = Settings.from_env()
-    zone = ZoneInfo(TRADING_TIMEZONE)
-    start = datetime.combine(day, time(0), zone)
-    with Store(settings.db_path).connect() as con:
+    execution = default_execution(settings.exchange, settings.execution)
+    print_daily_summary(Store(settings.db_path), day, execution)
+    return 0
+
+
+def print_daily_summary(store: Store, day: date, execution: str) -> None:
+    start = datetime.combine(day, time(0), ZoneInfo(TRADING_TIMEZONE))
+    with store.connect() as con:
         summary = build_daily_summary(
             con, day=day.isoformat(), start=start, end=start + timedelta(days=1),
-            execution=default_execution(settings.exchange, settings.execution),
-            timezone=TRADING_TIMEZONE,
+            execution=execution, timezone=TRADING_TIMEZONE,
         )  # fmt: skip
     document = summary.document
-    print(f"Daily summary {document['day']} ({document['execution']} execution)")
+    print(f"Daily summary {document['day']} ({document['execution']} execution, New York day)")
     if document["note"]:
         print(document["note"])
     print_table(["metric", "value"], [list(row) for row in summary_rows(document)])
     print()
     print_table(BUCKET_HEADER, [list(row) for row in bucket_rows(document)])
-    return 0
 
 
 def halt(args: argparse.Namespace) -> int:
@@ -143,7 +145,9 @@ def resume(args: argparse.Namespace) -> int:
 def demo(args: argparse.Namespace) -> int:
     from flb_pipeline.demo import run_demo
 
-    return run_demo(seed=args.seed, markets=args.markets, snapshots=args.snapshots)
+    return run_demo(
+        seed=args.seed, markets=args.markets, cycles=args.cycles, minutes_per_cycle=args.minutes
+    )
 
 
 def print_table(header: list[str], rows: list[list[str]]) -> None:

@@ -72,3 +72,12 @@ def simulator_now(base_url: str) -> float:
     response = httpx.get(f"{root_url(base_url)}/_sim/clock", timeout=5.0)
     response.raise_for_status()
     return float(response.json()["now_ts"])
+
+
+def advance_simulator_clock(base_url: str, seconds: float) -> float:
+    """Move a manual-clock simulator forward; returns its new time (epoch seconds)."""
+    response = httpx.post(
+        f"{root_url(base_url)}/_sim/clock", json={"advance_seconds": seconds}, timeout=30.0
+    )
+    response.raise_for_status()
+    return float(response.json()["now_ts"])

@@ -22,17 +22,21 @@ log = logging.getLogger(__name__)
 LOCK_MARKERS = ("lock", "Conflicting")
 
 
+_MIGRATED: set[tuple[int, int]] = set()
+
+
 class StoreLocked(RuntimeError):
     """Another process kept the DuckDB file locked for longer than we wait."""
 
 
 class Store:
-    """The project's DuckDB database at `path`; migrated to the latest schema on first use."""
+    """The project's DuckDB database at `path`; migrated to the latest schema on first use
+    in each process (remembered per file on disk, so a file recreated at the same path is
+    migrated again)."""
 
     def __init__(self, path: str | Path, *, lock_timeout_s: float = 30.0) -> None:
         self.path = Path(path)
         self.lock_timeout_s = lock_timeout_s
-        self._migrated = False
 
     def __repr__(self) -> str:
         return f"Store({str(self.path)!r})"
@@ -44,9 +48,10 @@ class Store:
         """
         con = self._open()
         try:
-            if not self._migrated:
+            identity = _file_identity(self.path)
+            if identity not in _MIGRATED:
                 migrate(con)
-                self._migrated = True
+                _MIGRATED.add(identity)
             yield con
         finally:
             con.close()
@@ -72,3 +77,8 @@ class Store:
                 continue
             con.execute("SET TimeZone = 'UTC'")
             return con
+
+
+def _file_identity(path: Path) -> tuple[int, int]:
+    stat = path.stat()
+    return stat.st_dev, stat.st_ino
