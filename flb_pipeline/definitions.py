@@ -62,7 +62,8 @@ def build_definitions(
             "clock": ClockResource(exchange=exchange, source=clock_source),
             "risk": risk or RiskResource(),
             "trading": trading or TradingResource(),
-            "reports": reports or ReportsResource(),
+            "reports": reports
+            or ReportsResource(exports_dir=settings.exports_dir, reports_dir=settings.reports_dir),
         },
         executor=dg.in_process_executor,
     )

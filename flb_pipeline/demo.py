@@ -22,7 +22,6 @@ import dagster as dg
 
 from flb_pipeline.definitions import build_definitions
 from flb_pipeline.defs.assets.summary import TRADING_TIMEZONE
-from flb_pipeline.defs.resources import ReportsResource, StoreResource
 from flb_pipeline.exchange.embedded import advance_simulator_clock
 from flb_pipeline.exchange.simulator import SimConfig, SimulatorServer
 from flb_pipeline.operations import dagster_home, print_daily_summary
@@ -62,11 +61,7 @@ def run_demo(*, seed: int, markets: int, cycles: int, minutes_per_cycle: float) 
 
 def _definitions(exchange_url: str) -> dg.Definitions:
     return build_definitions(
-        Settings(db_path=str(DEMO_DIR / "flb.duckdb"), exchange="sim", exchange_url=exchange_url),
-        store=StoreResource(db_path=str(DEMO_DIR / "flb.duckdb")),
-        reports=ReportsResource(
-            exports_dir=str(DEMO_DIR / "exports"), reports_dir=str(DEMO_DIR / "reports")
-        ),
+        Settings(db_path=str(DEMO_DIR / "flb.duckdb"), exchange="sim", exchange_url=exchange_url)
     )
 
 

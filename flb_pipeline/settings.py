@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 
 DEFAULT_DB_PATH = "data/flb.duckdb"
 DEFAULT_DAGSTER_HOME = "data/dagster_home"
@@ -20,6 +21,15 @@ class Settings:
     exchange: str = "sim"
     exchange_url: str | None = None
     execution: str | None = None
+
+    @property
+    def exports_dir(self) -> str:
+        """Trade log and daily JSON live beside the database (data/exports by default)."""
+        return str(Path(self.db_path).parent / "exports")
+
+    @property
+    def reports_dir(self) -> str:
+        return str(Path(self.db_path).parent / "reports")
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> Settings:
