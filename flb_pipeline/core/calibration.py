@@ -453,6 +453,12 @@ class CalibrationReport:
         score = next((s for s in self.families if s.family == family), None)
         return bucket.tradeable and score is not None and score.tradeable
 
+    def tradeable_mask(self, yes_prices: np.ndarray, families: Sequence[str]) -> np.ndarray:
+        """`is_tradeable` for many markets at once (prices must lie in [0, 1])."""
+        buckets = np.array([b.tradeable for b in self.reliability])[_bucket_index(yes_prices)]
+        tradeable_families = {s.family for s in self.families if s.tradeable}
+        return buckets & np.array([f in tradeable_families for f in families], dtype=bool)
+
 
 def _bucket_index(yes_price: float | np.ndarray) -> np.ndarray:
     """The 5¢ bucket of each price; rounding first keeps 0.15 (= 15.000000000000002¢) in
@@ -596,3 +602,17 @@ class WinProbabilityModel:
 
     def is_tradeable(self, yes_price: float, family: str) -> bool:
         return self.report is not None and self.report.is_tradeable(yes_price, family)
+
+    def assess(
+        self, yes_prices: np.ndarray, families: Sequence[str]
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """YES win probabilities (NaN for an unknown family) and tradeable flags, vectorised:
+        one scan holds thousands of markets."""
+        family_array = np.asarray(families, dtype=object)
+        q = np.asarray(win_probability(self.fit, yes_prices, family_array), dtype=float)
+        if not self.cold_start:
+            known = np.array([f in self.fit.family_offsets for f in families], dtype=bool)
+            q = np.where(known, q, np.nan)
+        if self.report is None:
+            return q, np.zeros(len(q), dtype=bool)
+        return q, self.report.tradeable_mask(yes_prices, families)

@@ -6,7 +6,7 @@ records trips and resets in `risk_events` and its verdict in `risk_check_results
 rows quote them). Anything that stops a check from evaluating fails it closed.
 """
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -130,27 +130,35 @@ SWITCHES: dict[str, tuple[Evaluator, str]] = {
 }
 
 
-def _evaluate(
-    name: str,
-    evaluator: Evaluator,
-    scan_id: str,
-    run_id: str,
-    store: StoreResource,
-    now: datetime,
-    limits: RiskLimits,
-) -> Verdict:
+def evaluate_switches(
+    scan_id: str, run_id: str, store: StoreResource, now: datetime, limits: RiskLimits
+) -> list[Verdict]:
+    """Every switch over one connection. A switch whose inputs fail fails alone, closed; if
+    the store itself cannot be opened, every switch fails closed."""
     try:
         with store.store().connect() as con:
             events = risk_events(con)
             halt = risk.active_halt(events)
             state = CheckState(con, scan_id, now, limits, events)
-            verdict = risk.honour_halt(evaluator(state), halt)
+            verdicts = [
+                risk.honour_halt(_verdict(name, evaluator, state), halt)
+                for name, (evaluator, _) in SWITCHES.items()
+            ]
             if halt is None:
-                _record_transition(con, verdict, now, run_id)
-            save_verdicts(con, scan_id, run_id, [verdict], now)
-    except (StoreLocked, duckdb.Error, KeyError, ArithmeticError) as error:
+                for verdict in verdicts:
+                    _record_transition(con, verdict, now, run_id)
+            save_verdicts(con, scan_id, run_id, verdicts, now)
+    except (StoreLocked, duckdb.Error) as error:
+        why = f"{type(error).__name__}: {error}"
+        return [risk.cannot_evaluate(name, why) for name in SWITCHES]
+    return verdicts
+
+
+def _verdict(name: str, evaluator: Evaluator, state: CheckState) -> Verdict:
+    try:
+        return evaluator(state)
+    except (duckdb.Error, KeyError, ArithmeticError, ValueError) as error:
         return risk.cannot_evaluate(name, f"{type(error).__name__}: {error}")
-    return verdict
 
 
 def _record_transition(
@@ -168,35 +176,36 @@ def _record_transition(
     append_risk_event(con, event, value=verdict.value, threshold=verdict.threshold, run_id=run_id)
 
 
-def _make_check(name: str, evaluator: Evaluator, description: str) -> dg.AssetChecksDefinition:
-    @dg.asset_check(
-        asset=trade_candidates,
-        name=name,
-        blocking=True,
-        pool=DUCKDB_POOL,
-        description=description,
-    )
-    def _check(
-        context: dg.AssetCheckExecutionContext,
-        trade_candidates: str,
-        store: StoreResource,
-        clock: ClockResource,
-        risk: RiskResource,
-    ) -> dg.AssetCheckResult:
-        now = clock.now()
-        verdict = _evaluate(
-            name, evaluator, trade_candidates, context.run.run_id, store, now, risk.limits()
-        )
+@dg.multi_asset_check(
+    name="risk_checks",
+    specs=[
+        dg.AssetCheckSpec(name, asset=trade_candidates, blocking=True, description=description)
+        for name, (_, description) in SWITCHES.items()
+    ],
+    ins={"scan_id": dg.AssetIn(key=trade_candidates.key)},
+    pool=DUCKDB_POOL,
+    description="The seven kill switches and the exposure limits, evaluated together.",
+)
+def risk_checks(
+    context: dg.AssetCheckExecutionContext,
+    scan_id: str,
+    store: StoreResource,
+    clock: ClockResource,
+    risk: RiskResource,
+) -> Iterator[dg.AssetCheckResult]:
+    for verdict in evaluate_switches(
+        scan_id, context.run.run_id, store, clock.now(), risk.limits()
+    ):
         if not verdict.passed:
-            context.log.error(f"{name} blocks trading: {verdict.reason}")
-        return dg.AssetCheckResult(
+            context.log.error(f"{verdict.check} blocks trading: {verdict.reason}")
+        yield dg.AssetCheckResult(
+            check_name=verdict.check,
+            asset_key=trade_candidates.key,
             passed=verdict.passed,
             severity=dg.AssetCheckSeverity.ERROR,
             description=verdict.reason,
-            metadata=_verdict_metadata(verdict, trade_candidates),
+            metadata=_verdict_metadata(verdict, scan_id),
         )
-
-    return _check
 
 
 def _verdict_metadata(verdict: Verdict, scan_id: str) -> dict[str, dg.MetadataValue | str]:
@@ -210,4 +219,4 @@ def _verdict_metadata(verdict: Verdict, scan_id: str) -> dict[str, dg.MetadataVa
     return metadata
 
 
-RISK_CHECKS = [_make_check(name, *spec) for name, spec in SWITCHES.items()]
+RISK_CHECKS = [risk_checks]

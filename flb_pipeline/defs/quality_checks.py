@@ -1,6 +1,6 @@
 """Blocking data-quality checks on each scan. A check that cannot evaluate fails closed."""
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import dagster as dg
 import duckdb
@@ -12,85 +12,98 @@ from flb_pipeline.store import StoreLocked
 from flb_pipeline.store.snapshots import (
     crossed_books,
     duplicate_tickers,
+    invalid_record_count,
     prices_out_of_bounds,
-    scan_summary,
 )
 
 EXAMPLES_SHOWN = 10
+Offenders = Callable[[duckdb.DuckDBPyConnection, str], list[str]]
+
+QUALITY: dict[str, tuple[Offenders, str, str]] = {
+    "no_crossed_books": (
+        crossed_books,
+        "a crossed book",
+        "A bid at or above the ask on either side means the quote cannot be trusted.",
+    ),
+    "prices_within_bounds": (
+        prices_out_of_bounds,
+        "a price outside [0,1]",
+        "Every price of a binary contract lies in [0, 1] dollars.",
+    ),
+    "unique_tickers": (
+        duplicate_tickers,
+        "a duplicate row",
+        "A ticker twice in one scan means pagination went wrong; sizing would double count.",
+    ),
+}
+COMPLETE_RECORDS = "complete_records"
+COMPLETE_RECORDS_DESCRIPTION = (
+    "Records the exchange sent without a required field were skipped and counted; a scan "
+    "with holes is kept for the record but never traded on."
+)
 
 
-def _cannot_evaluate(scan_id: str, error: Exception) -> dg.AssetCheckResult:
-    return dg.AssetCheckResult(
-        passed=False,
-        severity=dg.AssetCheckSeverity.ERROR,
-        description=f"cannot evaluate, failing closed: {error}",
-        metadata={"scan_id": scan_id},
-    )
-
-
-def _snapshot_quality(
-    store: StoreResource,
-    scan_id: str,
-    find_offenders: Callable[[duckdb.DuckDBPyConnection, str], list[str]],
-    problem: str,
+def _result(
+    name: str, passed: bool, description: str | None, **metadata: object
 ) -> dg.AssetCheckResult:
-    try:
-        with store.store().connect() as con:
-            offenders = find_offenders(con, scan_id)
-    except (StoreLocked, duckdb.Error) as error:
-        return _cannot_evaluate(scan_id, error)
     return dg.AssetCheckResult(
-        passed=not offenders,
+        check_name=name,
+        asset_key=market_snapshots.key,
+        passed=passed,
         severity=dg.AssetCheckSeverity.ERROR,
-        description=f"{len(offenders)} market(s) with {problem}" if offenders else None,
-        metadata={
-            "scan_id": scan_id,
-            "offending_markets": dg.MetadataValue.int(len(offenders)),
-            "examples": ", ".join(offenders[:EXAMPLES_SHOWN]),
-        },
+        description=description,
+        metadata=metadata,
     )
 
 
-@dg.asset_check(asset=market_snapshots, blocking=True, pool=DUCKDB_POOL)
-def no_crossed_books(market_snapshots: str, store: StoreResource) -> dg.AssetCheckResult:
-    """A bid at or above the ask on either side means the quote cannot be trusted."""
-    return _snapshot_quality(store, market_snapshots, crossed_books, "a crossed book")
+def _evaluate(con: duckdb.DuckDBPyConnection, scan_id: str) -> Iterator[dg.AssetCheckResult]:
+    for name, (find_offenders, problem, _) in QUALITY.items():
+        offenders = find_offenders(con, scan_id)
+        yield _result(
+            name,
+            not offenders,
+            f"{len(offenders)} market(s) with {problem}" if offenders else None,
+            scan_id=scan_id,
+            offending_markets=dg.MetadataValue.int(len(offenders)),
+            examples=", ".join(offenders[:EXAMPLES_SHOWN]),
+        )
+    invalid = invalid_record_count(con, scan_id)
+    yield _result(
+        COMPLETE_RECORDS,
+        invalid == 0,
+        f"{invalid} market record(s) lacked a required field" if invalid else None,
+        scan_id=scan_id,
+        invalid_records=dg.MetadataValue.int(invalid),
+    )
 
 
-@dg.asset_check(asset=market_snapshots, blocking=True, pool=DUCKDB_POOL)
-def prices_within_bounds(market_snapshots: str, store: StoreResource) -> dg.AssetCheckResult:
-    """Every price of a binary contract lies in [0, 1] dollars."""
-    return _snapshot_quality(store, market_snapshots, prices_out_of_bounds, "a price outside [0,1]")
-
-
-@dg.asset_check(asset=market_snapshots, blocking=True, pool=DUCKDB_POOL)
-def unique_tickers(market_snapshots: str, store: StoreResource) -> dg.AssetCheckResult:
-    """A ticker twice in one scan means pagination went wrong; sizing would double count."""
-    return _snapshot_quality(store, market_snapshots, duplicate_tickers, "a duplicate row")
-
-
-@dg.asset_check(asset=market_snapshots, blocking=True, pool=DUCKDB_POOL)
-def complete_records(market_snapshots: str, store: StoreResource) -> dg.AssetCheckResult:
-    """Records the exchange sent without a required field were skipped and counted; a scan
-    with holes is kept for the record but never traded on."""
+@dg.multi_asset_check(
+    name="snapshot_quality",
+    specs=[
+        dg.AssetCheckSpec(name, asset=market_snapshots, blocking=True, description=description)
+        for name, (_, _, description) in QUALITY.items()
+    ]
+    + [
+        dg.AssetCheckSpec(
+            COMPLETE_RECORDS,
+            asset=market_snapshots,
+            blocking=True,
+            description=COMPLETE_RECORDS_DESCRIPTION,
+        )
+    ],
+    ins={"scan_id": dg.AssetIn(key=market_snapshots.key)},
+    pool=DUCKDB_POOL,
+    description="Crossed books, prices outside [0,1], duplicates, incomplete records.",
+)
+def snapshot_quality(scan_id: str, store: StoreResource) -> Iterator[dg.AssetCheckResult]:
     try:
         with store.store().connect() as con:
-            summary = scan_summary(con, market_snapshots)
+            results = list(_evaluate(con, scan_id))
     except (StoreLocked, duckdb.Error, KeyError) as error:
-        return _cannot_evaluate(market_snapshots, error)
-    return dg.AssetCheckResult(
-        passed=summary.invalid_records == 0,
-        severity=dg.AssetCheckSeverity.ERROR,
-        description=(
-            f"{summary.invalid_records} market record(s) lacked a required field"
-            if summary.invalid_records
-            else None
-        ),
-        metadata={
-            "scan_id": market_snapshots,
-            "invalid_records": dg.MetadataValue.int(summary.invalid_records),
-        },
-    )
+        reason = f"cannot evaluate, failing closed: {error}"
+        names = [*QUALITY, COMPLETE_RECORDS]
+        results = [_result(name, False, reason, scan_id=scan_id) for name in names]
+    yield from results
 
 
-SNAPSHOT_CHECKS = [no_crossed_books, prices_within_bounds, unique_tickers, complete_records]
+SNAPSHOT_CHECKS = [snapshot_quality]

@@ -2,7 +2,8 @@
 
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -32,13 +33,19 @@ LIVE_TRADING_ENV = "FLB_LIVE_TRADING"
 
 
 class StoreResource(dg.ConfigurableResource):
-    """The DuckDB file (FLB_DB_PATH). Connections are short-lived; see `Store`."""
+    """The DuckDB file (FLB_DB_PATH). Each unit of work takes a short-lived connection (see
+    `Store`); the database stays open for the run, which makes those connections cheap."""
 
     db_path: str = DEFAULT_DB_PATH
     lock_timeout_s: float = 30.0
 
     def store(self) -> Store:
         return Store(self.db_path, lock_timeout_s=self.lock_timeout_s)
+
+    @contextmanager
+    def yield_for_execution(self, context: dg.InitResourceContext) -> Iterator["StoreResource"]:
+        with self.store().held_open():
+            yield self
 
 
 class ExchangeResource(dg.ConfigurableResource):

@@ -9,7 +9,6 @@ before the caller hears anything but a definite outcome.
 
 from __future__ import annotations
 
-import json
 import logging
 import random
 import time
@@ -20,6 +19,7 @@ from typing import Any
 from urllib.parse import quote, urlsplit
 
 import httpx
+import orjson
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from flb_pipeline.core.records import (
@@ -464,8 +464,8 @@ def _classify(response: httpx.Response) -> dict[str, Any]:
         code, message = _error_code(response)
         raise RequestRejected(status, code, message)
     try:
-        body = response.json()
-    except (json.JSONDecodeError, UnicodeDecodeError) as bad:
+        body = orjson.loads(response.content)
+    except orjson.JSONDecodeError as bad:
         raise MalformedResponse(f"HTTP {status} body is not JSON: {bad}") from None
     if not isinstance(body, dict):
         raise MalformedResponse(f"HTTP {status} body is not a JSON object")
@@ -474,9 +474,9 @@ def _classify(response: httpx.Response) -> dict[str, Any]:
 
 def _error_code(response: httpx.Response) -> tuple[str, str]:
     try:
-        error = response.json().get("error") or {}
+        error = orjson.loads(response.content).get("error") or {}
         return str(error.get("code", "unknown")), str(error.get("message", ""))
-    except (json.JSONDecodeError, UnicodeDecodeError, AttributeError):
+    except (orjson.JSONDecodeError, AttributeError):
         return "unknown", response.text[:200]
 
 

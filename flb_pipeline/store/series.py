@@ -69,3 +69,15 @@ def upsert_events(
 def mutually_exclusive_events(con: duckdb.DuckDBPyConnection) -> frozenset[str]:
     rows = con.execute("SELECT event_ticker FROM events WHERE mutually_exclusive").fetchall()
     return frozenset(row[0] for row in rows)
+
+
+def unknown_events(con: duckdb.DuckDBPyConnection, event_tickers: list[str]) -> list[str]:
+    """The events among `event_tickers` whose exclusivity we have not recorded yet."""
+    known = {
+        row[0]
+        for row in con.execute(
+            "SELECT event_ticker FROM events WHERE list_contains(?, event_ticker)",
+            [event_tickers],
+        ).fetchall()
+    }
+    return sorted(set(event_tickers) - known)

@@ -169,11 +169,14 @@ def snapshot_quotes(con: duckdb.DuckDBPyConnection, scan_id: str) -> list[Market
     return [MarketQuote(*row) for row in rows]
 
 
-def unknown_event_tickers(con: duckdb.DuckDBPyConnection, scan_id: str) -> list[str]:
-    rows = con.execute(
-        "SELECT DISTINCT event_ticker FROM market_snapshots s WHERE scan_id = ?"
-        " AND NOT EXISTS (SELECT 1 FROM events e WHERE e.event_ticker = s.event_ticker)"
-        " ORDER BY 1",
+def grouping_rows(con: duckdb.DuckDBPyConnection, scan_id: str) -> list[tuple[str, str, str, str]]:
+    """(ticker, event_ticker, series_ticker, category) of the scan: what grouping needs."""
+    return con.execute(
+        "SELECT ticker, event_ticker, series_ticker, category FROM market_snapshots"
+        " WHERE scan_id = ? ORDER BY ticker",
         [scan_id],
     ).fetchall()
-    return [row[0] for row in rows]
+
+
+def invalid_record_count(con: duckdb.DuckDBPyConnection, scan_id: str) -> int:
+    return scan_summary(con, scan_id).invalid_records

@@ -7,11 +7,12 @@ them, best edge first.
 """
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 
 import dagster as dg
 import duckdb
+import numpy as np
 import pandas as pd
 
 from flb_pipeline.core.calibration import WinProbabilityModel
@@ -51,9 +52,9 @@ from flb_pipeline.store.decisions import (
     save_capital_mark,
     save_exclusions,
 )
-from flb_pipeline.store.ledger import save_order_books
+from flb_pipeline.store.ledger import open_holdings, save_order_books
 from flb_pipeline.store.models import latest_model
-from flb_pipeline.store.series import fee_schedules, load_series
+from flb_pipeline.store.series import fee_schedules, load_series, unknown_events, upsert_events
 from flb_pipeline.store.snapshots import snapshot_quotes
 
 TOP_SHOWN = 15
@@ -166,15 +167,14 @@ def _decide(
         found, excluded = screen_market(market, cycle.thresholds, cycle.capital, cycle.now)
         opportunities.extend(found)
         exclusions.extend(excluded)
-    chosen = sorted(opportunities, key=lambda o: -o.screening_edge)
-    chosen, deferred = (
-        chosen[: cycle.trading.max_orders_per_cycle],
-        chosen[len(chosen[: cycle.trading.max_orders_per_cycle]) :],
-    )
+    ranked = sorted(opportunities, key=lambda o: -o.screening_edge)
+    limit = cycle.trading.max_orders_per_cycle
+    chosen = ranked[:limit]
     exclusions.extend(
-        Exclusion(o.context.quote.ticker, o.side, BEYOND_CYCLE_LIMIT) for o in deferred
+        Exclusion(o.context.quote.ticker, o.side, BEYOND_CYCLE_LIMIT) for o in ranked[limit:]
     )
     depth = _book_depth(client, con, cycle, chosen)
+    _learn_events(client, con, cycle.mode.execution, chosen)
     book = exposure_book(con, cycle.mode.execution, groups)
     candidates, trimmed, _ = size_candidates(
         chosen, book, cycle.capital, cycle.risk.caps(), cycle.thresholds, depth
@@ -198,22 +198,36 @@ def market_contexts(
     model: WinProbabilityModel,
 ) -> list[MarketContext]:
     """Each quote with its family, group, fee schedule and calibrated YES probability."""
-    contexts = []
-    for quote in quotes:
-        family = market_family(quote, series.get(quote.series_ticker))
-        mid = yes_mid(quote)
-        q_yes = model.yes_win_probability(float(mid), family) if mid is not None else None
-        contexts.append(
-            MarketContext(
-                quote=quote,
-                family=family,
-                group_id=groups.get(quote.ticker, quote.event_ticker),
-                schedule=schedules.get(quote.series_ticker),
-                yes_win_probability=q_yes,
-                tradeable=mid is not None and model.is_tradeable(float(mid), family),
-            )
+    families = [market_family(q.category, series.get(q.series_ticker)) for q in quotes]
+    mids = [yes_mid(q) for q in quotes]
+    prices = np.array([float(m) if m is not None else 0.5 for m in mids])
+    q_yes, tradeable = model.assess(prices, families)
+    return [
+        MarketContext(
+            quote=quote,
+            family=family,
+            group_id=groups.get(quote.ticker, quote.event_ticker),
+            schedule=schedules.get(quote.series_ticker),
+            yes_win_probability=None if mid is None or np.isnan(q) else float(q),
+            tradeable=mid is not None and bool(ok),
         )
-    return contexts
+        for quote, family, mid, q, ok in zip(quotes, families, mids, q_yes, tradeable, strict=True)
+    ]
+
+
+def _learn_events(
+    client: KalshiClient,
+    con: duckdb.DuckDBPyConnection,
+    execution: str,
+    chosen: list[Opportunity],
+) -> None:
+    """Which events of the orders we may send and the lots we hold are mutually exclusive:
+    worst-case exposure depends on it. Only these few are fetched, one by one."""
+    tickers = {o.context.quote.event_ticker for o in chosen}
+    tickers |= {event for event in open_holdings(con, execution)["event_ticker"] if event}
+    unknown = unknown_events(con, sorted(tickers))
+    if unknown:
+        upsert_events(con, [client.event(ticker) for ticker in unknown], datetime.now(UTC))
 
 
 def _book_depth(

@@ -14,7 +14,7 @@ from flb_pipeline.core.grouping import (
     build_groups,
     group_summary,
 )
-from flb_pipeline.core.records import MarketQuote, SeriesInfo
+from flb_pipeline.core.records import SeriesInfo
 from flb_pipeline.core.strategy import (
     StrategyThresholds,
 )
@@ -32,7 +32,7 @@ from flb_pipeline.store.decisions import (
     save_thresholds,
 )
 from flb_pipeline.store.series import load_series
-from flb_pipeline.store.snapshots import snapshot_quotes
+from flb_pipeline.store.snapshots import grouping_rows
 
 TOP_SHOWN = 15
 
@@ -51,8 +51,7 @@ def correlation_groups(
 ) -> dg.Output[str]:
     scan_id = market_snapshots
     with store.store().connect() as con:
-        quotes = snapshot_quotes(con, scan_id)
-        markets = grouping_markets(quotes, load_series(con))
+        markets = grouping_markets(grouping_rows(con, scan_id), load_series(con))
         tickers = [m.ticker for m in markets]
         mids = recent_mids(con, scan_id, tickers, trading.correlation_scans)
         history = PriceHistory(tickers, mids) if mids.shape[0] > 1 else None
@@ -81,28 +80,22 @@ def correlation_groups(
 
 
 def grouping_markets(
-    quotes: list[MarketQuote], series: dict[str, SeriesInfo]
+    rows: list[tuple[str, str, str, str]], series: dict[str, SeriesInfo]
 ) -> list[GroupingMarket]:
+    """(ticker, event, series, category) rows with their family and heuristic key."""
     markets = []
-    for quote in quotes:
-        info = series.get(quote.series_ticker)
-        family = market_family(quote, info)
+    for ticker, event_ticker, series_ticker, category in rows:
+        info = series.get(series_ticker)
+        family = market_family(category, info)
         tags = info.tags if info else ()
-        markets.append(
-            GroupingMarket(
-                quote.ticker,
-                quote.event_ticker,
-                quote.series_ticker,
-                family,
-                heuristic_group_key(family, quote.series_ticker, tags),
-            )
-        )
+        key = heuristic_group_key(family, series_ticker, tags)
+        markets.append(GroupingMarket(ticker, event_ticker, series_ticker, family, key))
     return markets
 
 
-def market_family(quote: MarketQuote, series: SeriesInfo | None) -> str:
+def market_family(market_category: str, series: SeriesInfo | None) -> str:
     """The series' category when we know the series, else the market's own."""
-    return family_of(series.category if series and series.category else quote.category)
+    return family_of(series.category if series and series.category else market_category)
 
 
 class ThresholdsConfig(dg.Config):

@@ -23,7 +23,7 @@ from flb_pipeline.store.history import (
     record_fetch,
     settled_market_count,
 )
-from flb_pipeline.store.series import upsert_events, upsert_series
+from flb_pipeline.store.series import upsert_series
 from flb_pipeline.store.snapshots import (
     SCAN_COMPLETE,
     SCAN_FAILED,
@@ -31,11 +31,9 @@ from flb_pipeline.store.snapshots import (
     append_market_snapshots,
     begin_scan,
     finish_scan,
-    unknown_event_tickers,
 )
 
 CANDLE_TICKERS_PER_CALL = 100
-EVENTS_FETCHED_ONE_BY_ONE = 20
 
 
 class SnapshotConfig(dg.Config):
@@ -111,7 +109,7 @@ def _scan(
     tally: ScanTally,
     now: datetime,
 ) -> None:
-    """Series (fee schedules), every page of open markets, then any events not seen before.
+    """Series (fee schedules), then every page of open markets.
 
     Each page lands as soon as it arrives, so a later failure keeps what came before.
     """
@@ -121,21 +119,6 @@ def _scan(
             tally.rows += append_market_snapshots(con, scan_id, page.quotes, page.received_at)
             tally.pages += 1
             tally.invalid += len(page.invalid)
-    _refresh_events(client, con, scan_id, now)
-
-
-def _refresh_events(
-    client: KalshiClient, con: duckdb.DuckDBPyConnection, scan_id: str, now: datetime
-) -> None:
-    """Learn which new events are mutually exclusive (needed for worst-case exposure): a
-    handful one by one, many at once through the listing."""
-    unknown = unknown_event_tickers(con, scan_id)
-    if not unknown:
-        return
-    if len(unknown) > EVENTS_FETCHED_ONE_BY_ONE:
-        upsert_events(con, client.events(), now)
-    else:
-        upsert_events(con, [client.event(ticker) for ticker in unknown], now)
 
 
 def _universe(client: KalshiClient, config: SnapshotConfig) -> list[str | None]:

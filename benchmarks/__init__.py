@@ -1,0 +1,1 @@
+"""Benchmarks: speed and memory, measured by scripts (never by timed tests)."""
