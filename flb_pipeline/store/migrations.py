@@ -325,6 +325,11 @@ MIGRATIONS: tuple[Migration, ...] = (
         );
         """,
     ),
+    Migration(
+        4,
+        "index snapshots by scan: every cycle reads its own scan out of a growing table",
+        "CREATE INDEX market_snapshots_by_scan ON market_snapshots (scan_id);",
+    ),
 )
 
 
