@@ -69,9 +69,6 @@ def build_daily_summary(
         },
         "edge": metrics.edge_realisation(trades),
         "outcome_reliability": metrics.outcome_reliability(trades),
-        "cumulative_pnl": [
-            {"closed_at": at, "net_pnl": pnl} for at, pnl in metrics.cumulative_pnl(trades)
-        ],
         "health": _health(con, start, end, execution),
     }
     return DailySummary(document, trades, slippages)
