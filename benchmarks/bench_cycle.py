@@ -1,6 +1,6 @@
 """One trading cycle, 5,000 markets scanned -> orders acknowledged, in-process.
 
-    .venv/bin/python -m benchmarks.bench_cycle
+    .venv/bin/python -m benchmarks.bench_cycle [markets, default 5000]
 
 The simulator runs in its own process (manual clock, moved 60 s between cycles). Reported:
 the whole `trading_job` run (7 assets, 12 checks, Dagster's own bookkeeping included) and its
@@ -9,6 +9,7 @@ critical path, from the start of `market_snapshots` to the end of `order_submiss
 
 from __future__ import annotations
 
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -19,7 +20,7 @@ from flb_pipeline.store import Store
 from flb_pipeline_tests.conftest import definitions_for, materialization_metadata, run_job
 
 CYCLES = 10
-SIM = ["--markets", "5000", "--clock", "manual", "--flb-slope", "1.3", "--history-events", "1500"]
+SIM = ["--clock", "manual", "--flb-slope", "1.3", "--history-events", "1500"]
 
 
 def critical_path_s(db_path: Path, scan_id: str) -> float | None:
@@ -35,7 +36,11 @@ def critical_path_s(db_path: Path, scan_id: str) -> float | None:
 
 
 def main() -> None:
-    with simulator_process(*SIM) as url, tempfile.TemporaryDirectory() as folder:
+    markets = sys.argv[1] if len(sys.argv) > 1 else "5000"
+    with (
+        simulator_process("--markets", markets, *SIM) as url,
+        tempfile.TemporaryDirectory() as folder,
+    ):
         db_path = Path(folder) / "flb.duckdb"
         defs = definitions_for(url, db_path)
         assert run_job(defs, "history_job").success and run_job(defs, "calibration_job").success

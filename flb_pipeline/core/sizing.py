@@ -163,6 +163,12 @@ class SizingRequest:
     win_probability: float
     schedule: FeeSchedule
     depth: int | None = None
+    mark_price: Decimal | None = None
+
+    def mark_loss(self, contracts: int) -> Decimal:
+        """Capital lost the moment the order fills: paid the ask and fee, marked at the bid."""
+        mark = self.mark_price if self.mark_price is not None else Decimal(0)
+        return order_cost(self.schedule, contracts, self.price) - contracts * mark
 
 
 @dataclass(frozen=True)
@@ -181,7 +187,11 @@ def size_order(
     caps: ExposureCaps,
     kelly_multiplier: float,
 ) -> Sizing:
-    """Kelly count, then the position, group and total caps in that order, then book depth."""
+    """Kelly count, then the position, group and total caps in that order, then book depth.
+
+    Caps are fractions of the capital left after the order is marked to the bid, so a cycle
+    that fills up to a cap does not find itself over it at the next mark.
+    """
     contracts = kelly_contracts(
         request.win_probability, request.price, request.schedule, capital, kelly_multiplier
     )
@@ -192,7 +202,7 @@ def size_order(
         (TOTAL_CAP, lambda b: b.total_exposure(), caps.total_fraction),
     ]
     for name, exposure_of, fraction in limits:
-        allowed = _largest_within(request, book, contracts, exposure_of, fraction * capital)
+        allowed = _largest_within(request, book, contracts, exposure_of, fraction, capital)
         if allowed < contracts:
             contracts, sizing = allowed, replace(sizing, binding_cap=name)
     if request.depth is not None and request.depth < contracts:
@@ -217,18 +227,26 @@ def _largest_within(
     book: ExposureBook,
     upper: int,
     exposure_of: Callable[[ExposureBook], Decimal],
-    limit: Decimal,
+    fraction: Decimal,
+    capital: Decimal,
 ) -> int:
-    """Largest count <= upper keeping `exposure_of(book + order)` within `limit`.
+    """Largest count <= upper keeping `exposure_of(book + order)` within `fraction` of the
+    capital left after the order's mark loss.
 
-    Exposure never falls as a buy grows, so a binary search finds the boundary.
+    Exposure never falls and the marked capital never rises as a buy grows, so a binary
+    search finds the boundary.
     """
-    if upper <= 0 or exposure_of(book.with_holding(proposed_holding(request, upper))) <= limit:
+
+    def fits(contracts: int) -> bool:
+        exposure = exposure_of(book.with_holding(proposed_holding(request, contracts)))
+        return exposure <= fraction * (capital - request.mark_loss(contracts))
+
+    if upper <= 0 or fits(upper):
         return max(upper, 0)
     low, high = 0, upper
     while high - low > 1:
         middle = (low + high) // 2
-        if exposure_of(book.with_holding(proposed_holding(request, middle))) <= limit:
+        if fits(middle):
             low = middle
         else:
             high = middle

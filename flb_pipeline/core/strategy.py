@@ -165,7 +165,8 @@ def size_candidates(
     thresholds: StrategyThresholds,
     depth: DepthMap | None = None,
 ) -> tuple[list[Candidate], list[Exclusion], ExposureBook]:
-    """Size the best edges first; each accepted order counts against the caps of the next."""
+    """Size the best edges first; each accepted order counts against the caps of the next,
+    both as exposure and as the capital its mark loss takes away."""
     candidates: list[Candidate] = []
     exclusions: list[Exclusion] = []
     for opportunity in sorted(opportunities, key=_rank):
@@ -176,6 +177,7 @@ def size_candidates(
             exclusions.append(outcome)
             continue
         book = book.with_holding(proposed_holding(request, sizing.contracts))
+        capital -= request.mark_loss(sizing.contracts)
         candidates.append(outcome)
     return candidates, exclusions, book
 
@@ -228,6 +230,7 @@ def _request(opportunity: Opportunity, depth: DepthMap | None) -> SizingRequest:
         win_probability=opportunity.win_probability,
         schedule=context.schedule,
         depth=None if depth is None else depth.get((ticker, opportunity.side), 0),
+        mark_price=context.quote.bid(opportunity.side),
     )
 
 

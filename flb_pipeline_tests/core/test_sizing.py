@@ -28,7 +28,9 @@ CAPS = ExposureCaps()
 
 
 def request(q: float, price: str, *, ticker="T1", event="E1", group="G1", side="yes", depth=None):
-    return SizingRequest(ticker, event, group, side, D(price), q, SCHEDULE, depth)
+    """A buy at `price` whose side is bid two cents lower."""
+    bid = D(price) - D("0.02")
+    return SizingRequest(ticker, event, group, side, D(price), q, SCHEDULE, depth, bid)
 
 
 def test_kelly_fraction_of_a_binary():
@@ -73,7 +75,12 @@ def test_caps_bind_in_order_position_group_total():
     rich = request(0.99, "0.90")
     sizing = size_order(rich, ExposureBook(), capital, CAPS, 0.25)
     assert sizing.binding_cap == POSITION_CAP
-    assert sizing.cost <= D(500) < sizing.cost + D("0.91")
+    # 5% of the capital left once the order is marked to the bid: cost <= 0.05 (10000 - loss)
+    marked = capital - rich.mark_loss(sizing.contracts)
+    assert sizing.cost <= D("0.05") * marked
+    one_more = order_cost(SCHEDULE, sizing.contracts + 1, D("0.90"))
+    assert one_more > D("0.05") * (capital - rich.mark_loss(sizing.contracts + 1))
+    assert D(490) < sizing.cost < D(500)
 
     crowded_group = ExposureBook((Holding("X", "EX", "G1", "yes", 1400, D(1400)),))
     assert size_order(rich, crowded_group, capital, CAPS, 0.25).binding_cap == GROUP_CAP
@@ -83,9 +90,15 @@ def test_caps_bind_in_order_position_group_total():
     )
     sizing = size_order(rich, crowded_total, capital, CAPS, 0.25)
     assert sizing.binding_cap == TOTAL_CAP and sizing.cost <= D(40)
+    assert D(1960) + sizing.cost <= D("0.20") * (capital - rich.mark_loss(sizing.contracts))
 
     small = size_order(request(0.952, "0.95"), ExposureBook(), capital, CAPS, 0.25)
     assert small.binding_cap == KELLY
+
+
+def test_mark_loss_is_what_the_spread_and_fee_take_at_once():
+    order = request(0.97, "0.90")  # bid 0.88
+    assert order.mark_loss(100) == D("90") + SCHEDULE.taker_fee(100, D("0.90")) - D("88")
 
 
 def test_depth_trims_last():

@@ -115,9 +115,10 @@ def test_best_edge_is_sized_first_and_uses_up_the_group_cap():
         opportunities, ExposureBook(), CAPITAL, ExposureCaps(), THRESHOLDS
     )
     assert candidates[0].ticker == "BEST"
-    assert [c.binding_cap for c in candidates] == ["position_cap"] * 3 + ["group_cap"]
-    assert D(1490) < book.group_exposure("weather_newyork") <= D(1500)
-    assert exclusion_counts(exclusions) == {}
+    assert [c.binding_cap for c in candidates] == ["position_cap"] * 2 + ["group_cap"]
+    mark_losses = sum(c.cost - c.contracts * D("0.88") for c in candidates)
+    assert D(1400) < book.group_exposure("weather_newyork") <= D("0.15") * (CAPITAL - mark_losses)
+    assert exclusion_counts(exclusions) == {"zero_size_group_cap": 1}
     for candidate in candidates:
         assert candidate.cost == candidate.contracts * candidate.price + candidate.fee
         assert candidate.edge >= THRESHOLDS.min_edge
