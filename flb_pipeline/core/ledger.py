@@ -17,7 +17,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
 
-from flb_pipeline.core.records import Fill, Settlement, Side
+from flb_pipeline.core.records import SIDES, Fill, Settlement, Side
 
 BASIS_POINTS = Decimal(10_000)
 MONEY_PLACES = Decimal("0.0001")
@@ -176,8 +176,8 @@ def _sell(lots: deque[Lot], fill: Fill) -> list[ClosedTrade]:
 def _settle(book: dict[tuple[str, Side], deque[Lot]], settlement: Settlement) -> list[ClosedTrade]:
     """Every open lot in the market closes: $1 per winning contract, nothing charged."""
     closed: list[ClosedTrade] = []
-    for side in ("yes", "no"):
-        lots = book.pop((settlement.ticker, side), deque())  # type: ignore[arg-type]
+    for side in SIDES:
+        lots = book.pop((settlement.ticker, side), deque())
         for lot in lots:
             closed.append(_settled(lot, settlement))
     return closed

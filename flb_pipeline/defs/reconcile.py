@@ -17,6 +17,7 @@ import duckdb
 from flb_pipeline.core.ledger import ClosedTrade, Ledger, Lot, build_ledger
 from flb_pipeline.core.records import MarketPosition, Settlement
 from flb_pipeline.exchange.client import KalshiClient
+from flb_pipeline.store.decisions import save_capital_mark
 from flb_pipeline.store.ledger import (
     PENDING,
     append_closed_trades,
@@ -66,7 +67,9 @@ def reconcile(
     execution: str,
     now: datetime,
     paper_capital: Decimal,
+    scan_id: str | None = None,
 ) -> ReconcileSummary:
+    """Bring the ledger up to date and record the capital it implies (`capital_marks`)."""
     if execution == EXCHANGE:
         resolved = resolve_unknown_orders(client, con, now)
         new_fills = append_fills(
@@ -85,6 +88,11 @@ def reconcile(
         balance = client.balance().balance
     else:
         balance = paper_capital + realised_pnl(con, PAPER) - open_cost(con, PAPER)
+    positions_value = positions_mark_value(con, execution)
+    save_capital_mark(
+        con, marked_at=now, scan_id=scan_id, execution=execution, balance=balance,
+        positions_value=positions_value,
+    )  # fmt: skip
     return ReconcileSummary(
         execution=execution,
         resolved_orders=resolved,
@@ -94,7 +102,7 @@ def reconcile(
         open_lots=len(positions_frame(con, execution)),
         new_closed_trades=new_trades,
         balance=balance,
-        positions_value=positions_mark_value(con, execution),
+        positions_value=positions_value,
     )
 
 

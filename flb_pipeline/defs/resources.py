@@ -131,15 +131,15 @@ class ClockResource(dg.ConfigurableResource):
 
 
 def _readable(path: str | None) -> bool:
-    return bool(path) and Path(path).is_file() and os.access(path, os.R_OK)  # type: ignore[arg-type]
+    return path is not None and Path(path).is_file() and os.access(path, os.R_OK)
 
 
 def _credentials_from_env() -> Credentials | None:
     key_id = os.environ.get(KEY_ID_ENV)
     key_path = os.environ.get(PRIVATE_KEY_ENV)
-    if not key_id or not _readable(key_path):
+    if not key_id or key_path is None or not _readable(key_path):
         return None
-    return Credentials(key_id, load_private_key(Path(key_path)))  # type: ignore[arg-type]
+    return Credentials(key_id, load_private_key(Path(key_path)))
 
 
 class RiskResource(dg.ConfigurableResource):

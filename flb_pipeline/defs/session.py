@@ -10,6 +10,7 @@ from contextlib import contextmanager
 
 import dagster as dg
 
+from flb_pipeline.core.modes import TradingMode, TradingRefused
 from flb_pipeline.defs.resources import ClockResource, ExchangeResource, StoreResource
 from flb_pipeline.exchange.client import KalshiClient
 from flb_pipeline.exchange.errors import ExchangeError
@@ -17,6 +18,15 @@ from flb_pipeline.store import StoreLocked
 from flb_pipeline.store.api_calls import append_api_calls
 
 DUCKDB_POOL = "duckdb"
+
+
+def mode_or_fail(context: dg.OpExecutionContext, exchange: ExchangeResource) -> TradingMode:
+    """The deployment's trading mode; a refused mode fails the step, naming what is missing."""
+    try:
+        return exchange.trading_mode()
+    except TradingRefused as refused:
+        context.log.error(str(refused))
+        raise dg.Failure(description=str(refused)) from refused
 
 
 @contextmanager

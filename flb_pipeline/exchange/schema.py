@@ -12,9 +12,11 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from flb_pipeline.core.records import (
+    SIDES,
+    Action,
     Balance,
     BookLevel,
     EventInfo,
@@ -27,6 +29,7 @@ from flb_pipeline.core.records import (
     SeriesInfo,
     SettledMarket,
     Settlement,
+    Side,
 )
 from flb_pipeline.exchange.errors import SchemaError
 
@@ -245,16 +248,30 @@ def _side_price(obj: Json, cents_field: str, dollars_field: str) -> Decimal:
     return decimal(required(obj, cents_field), cents_field) / CENTS_PER_DOLLAR
 
 
+def _side(obj: Json) -> Side:
+    side = required(obj, "side")
+    if side not in SIDES:
+        raise SchemaError(f"field 'side' is not yes/no: {side!r}")
+    return cast(Side, side)
+
+
+def _action(obj: Json) -> Action:
+    action = required(obj, "action")
+    if action not in ("buy", "sell"):
+        raise SchemaError(f"field 'action' is not buy/sell: {action!r}")
+    return cast(Action, action)
+
+
 def exchange_order(obj: Json) -> ExchangeOrder:
-    side = str(required(obj, "side"))
+    side = _side(obj)
     fees = (dollars(obj, "taker_fees") or Decimal(0)) + (dollars(obj, "maker_fees") or Decimal(0))
     created = obj.get("created_time")
     return ExchangeOrder(
         order_id=str(required(obj, "order_id")),
         client_order_id=str(obj.get("client_order_id") or ""),
         ticker=str(required(obj, "ticker")),
-        side=side,  # type: ignore[arg-type]
-        action=str(required(obj, "action")),  # type: ignore[arg-type]
+        side=side,
+        action=_action(obj),
         status=str(required(obj, "status")),
         limit_price=_side_price(obj, f"{side}_price", f"{side}_price_dollars"),
         initial_contracts=count(obj, "initial_count"),
@@ -266,7 +283,7 @@ def exchange_order(obj: Json) -> ExchangeOrder:
 
 
 def fill(obj: Json) -> Fill:
-    side = str(required(obj, "side"))
+    side = _side(obj)
     fee = obj.get("fee_cost")
     created = obj.get("created_time") or obj.get("ts")
     return Fill(
@@ -274,8 +291,8 @@ def fill(obj: Json) -> Fill:
         order_id=str(required(obj, "order_id")),
         client_order_id=obj.get("client_order_id"),
         ticker=str(obj.get("market_ticker") or required(obj, "ticker")),
-        side=side,  # type: ignore[arg-type]
-        action=str(required(obj, "action")),  # type: ignore[arg-type]
+        side=side,
+        action=_action(obj),
         contracts=count(obj, "count"),
         price=_side_price(obj, f"{side}_price", f"{side}_price_fixed"),
         fee=decimal(fee, "fee_cost") if fee is not None else Decimal(0),

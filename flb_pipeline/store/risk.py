@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
 import duckdb
 
@@ -77,7 +78,7 @@ def save_verdicts(
     )
 
 
-def verdicts_for(con: duckdb.DuckDBPyConnection, scan_id: str) -> dict[str, dict[str, object]]:
+def verdicts_for(con: duckdb.DuckDBPyConnection, scan_id: str) -> dict[str, dict[str, Any]]:
     """The latest verdict of every check on this cycle: what let its orders through."""
     rows = con.execute(
         """

@@ -150,7 +150,7 @@ def table_counts(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
         "SELECT table_name FROM duckdb_tables() WHERE schema_name = 'main' ORDER BY table_name"
     ).fetchall()
     return {
-        name: int(con.execute(f'SELECT count(*) FROM "{name}"').fetchone()[0])  # type: ignore[index]
+        name: int(con.execute(f'SELECT count(*) FROM "{name}"').fetchall()[0][0])
         for (name,) in tables
     }
 

@@ -17,7 +17,7 @@ import pandas as pd
 
 from flb_pipeline.core.calibration import WinProbabilityModel
 from flb_pipeline.core.fees import FeeSchedule
-from flb_pipeline.core.modes import TradingMode, TradingRefused
+from flb_pipeline.core.modes import TradingMode
 from flb_pipeline.core.records import MarketQuote, SeriesInfo, Side
 from flb_pipeline.core.strategy import (
     Candidate,
@@ -41,7 +41,7 @@ from flb_pipeline.defs.resources import (
     StoreResource,
     TradingResource,
 )
-from flb_pipeline.defs.session import DUCKDB_POOL, exchange_session
+from flb_pipeline.defs.session import DUCKDB_POOL, exchange_session, mode_or_fail
 from flb_pipeline.exchange.client import KalshiClient
 from flb_pipeline.reports.tables import markdown_table
 from flb_pipeline.store.decisions import (
@@ -49,7 +49,6 @@ from flb_pipeline.store.decisions import (
     load_groups,
     load_thresholds,
     save_candidates,
-    save_capital_mark,
     save_exclusions,
 )
 from flb_pipeline.store.ledger import open_holdings, save_order_books
@@ -106,7 +105,7 @@ def trade_candidates(
     risk: RiskResource,
     trading: TradingResource,
 ) -> dg.Output[str]:
-    mode = _trading_mode(context, exchange)
+    mode = mode_or_fail(context, exchange)
     now = clock.now()
     with (
         exchange_session(context, exchange, store, clock, activity="trade candidates") as client,
@@ -114,17 +113,13 @@ def trade_candidates(
     ):
         summary = reconcile(
             client, con, execution=mode.execution, now=now,
-            paper_capital=Decimal(str(trading.paper_starting_capital)),
-        )  # fmt: skip
-        capital = save_capital_mark(
-            con, marked_at=now, scan_id=market_snapshots, execution=mode.execution,
-            balance=summary.balance, positions_value=summary.positions_value,
+            paper_capital=Decimal(str(trading.paper_starting_capital)), scan_id=market_snapshots,
         )  # fmt: skip
         cycle = Cycle(
             scan_id=market_snapshots,
             mode=mode,
             now=now,
-            capital=capital,
+            capital=summary.capital,
             model=_model_or_fail(context, con),
             thresholds=load_thresholds(con, strategy_thresholds).thresholds,
             risk=risk,
@@ -134,14 +129,6 @@ def trade_candidates(
         frame = candidates_frame(con, market_snapshots)
     metadata = _metadata(cycle, strategy_thresholds, summary, decision, frame)
     return dg.Output(market_snapshots, metadata=metadata)
-
-
-def _trading_mode(context: dg.AssetExecutionContext, exchange: ExchangeResource) -> TradingMode:
-    try:
-        return exchange.trading_mode()
-    except TradingRefused as refused:
-        context.log.error(str(refused))
-        raise dg.Failure(description=str(refused)) from refused
 
 
 def _model_or_fail(

@@ -9,6 +9,7 @@ again. It refuses to send anything its cycle's risk checks did not pass.
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 import dagster as dg
 import duckdb
@@ -16,7 +17,7 @@ import pandas as pd
 
 from flb_pipeline.core.execution import order_intent, paper_fills, paper_order_id
 from flb_pipeline.core.fees import FeeSchedule
-from flb_pipeline.core.modes import TradingMode, TradingRefused
+from flb_pipeline.core.modes import TradingMode
 from flb_pipeline.core.records import OrderIntent
 from flb_pipeline.core.risk import KILL_SWITCHES
 from flb_pipeline.defs.reconcile import EXCHANGE, resolve_unknown_orders
@@ -27,7 +28,7 @@ from flb_pipeline.defs.resources import (
     StoreResource,
     TradingResource,
 )
-from flb_pipeline.defs.session import DUCKDB_POOL, exchange_session
+from flb_pipeline.defs.session import DUCKDB_POOL, exchange_session, mode_or_fail
 from flb_pipeline.exchange.client import KalshiClient, OrderNotPlaced
 from flb_pipeline.exchange.errors import OrderOutcomeUnknown, RequestRejected
 from flb_pipeline.exchange.schema import series_ticker_of
@@ -94,28 +95,20 @@ def order_submissions(
     return dg.MaterializeResult(metadata=_order_metadata(scan_id, mode, submission, orders))
 
 
-def mode_or_fail(context: dg.AssetExecutionContext, exchange: ExchangeResource) -> TradingMode:
-    try:
-        return exchange.trading_mode()
-    except TradingRefused as refused:
-        context.log.error(str(refused))
-        raise dg.Failure(description=str(refused)) from refused
-
-
 def _passed_checks_or_fail(
     context: dg.AssetExecutionContext,
     con: duckdb.DuckDBPyConnection,
     scan_id: str,
     now: datetime,
     risk: RiskResource,
-) -> dict[str, dict[str, object]]:
+) -> dict[str, dict[str, Any]]:
     """Defence in depth behind the blocking checks: every switch must have passed on this
     very cycle, recently. Materialising this asset on its own never sends stale orders."""
     checks = verdicts_for(con, scan_id)
     missing = sorted(set(KILL_SWITCHES) - set(checks))
     failed = sorted(name for name, verdict in checks.items() if not verdict["passed"])
     evaluated = [v["evaluated_at"] for v in checks.values()]
-    too_old = bool(evaluated) and now - min(evaluated) > timedelta(  # type: ignore[operator]
+    too_old = bool(evaluated) and now - min(evaluated) > timedelta(
         seconds=2 * risk.max_quote_age_seconds
     )
     if missing or failed or too_old:
@@ -136,7 +129,7 @@ def _submit(
     mode: TradingMode,
     scan_id: str,
     candidate: pd.Series,
-    checks: dict[str, dict[str, object]],
+    checks: dict[str, dict[str, Any]],
     trading: TradingResource,
     now: datetime,
     submission: Submission,
@@ -164,7 +157,7 @@ def _order_record(
     mode: TradingMode,
     scan_id: str,
     candidate: pd.Series,
-    checks: dict[str, dict[str, object]],
+    checks: dict[str, dict[str, Any]],
 ) -> OrderRecord:
     return OrderRecord(
         client_order_id=intent.client_order_id,

@@ -4,7 +4,7 @@ from decimal import Decimal
 
 import dagster as dg
 
-from flb_pipeline.defs.assets.execution import mode_or_fail, order_submissions
+from flb_pipeline.defs.assets.execution import order_submissions
 from flb_pipeline.defs.reconcile import reconcile
 from flb_pipeline.defs.resources import (
     ClockResource,
@@ -13,10 +13,9 @@ from flb_pipeline.defs.resources import (
     StoreResource,
     TradingResource,
 )
-from flb_pipeline.defs.session import DUCKDB_POOL, exchange_session
+from flb_pipeline.defs.session import DUCKDB_POOL, exchange_session, mode_or_fail
 from flb_pipeline.reports.exports import sync_trade_log
 from flb_pipeline.reports.tables import markdown_table
-from flb_pipeline.store.decisions import save_capital_mark
 from flb_pipeline.store.ledger import closed_trades_frame, positions_frame
 
 TRADE_LOG = "trades_log.csv"
@@ -48,10 +47,6 @@ def positions(
             client, con, execution=mode.execution, now=now,
             paper_capital=Decimal(str(trading.paper_starting_capital)),
         )  # fmt: skip
-        capital = save_capital_mark(
-            con, marked_at=now, scan_id=None, execution=mode.execution,
-            balance=summary.balance, positions_value=summary.positions_value,
-        )  # fmt: skip
         open_lots = positions_frame(con, mode.execution)
     if summary.corrections:
         context.log.warning(f"reconciliation corrected {summary.corrections} position(s)")
@@ -63,7 +58,7 @@ def positions(
             "open_cost": dg.MetadataValue.float(
                 float(open_lots["cost"].sum() + open_lots["fees"].sum())
             ),
-            "capital": dg.MetadataValue.float(float(capital)),
+            "capital": dg.MetadataValue.float(float(summary.capital)),
             "balance": dg.MetadataValue.float(float(summary.balance)),
             "positions_value": dg.MetadataValue.float(float(summary.positions_value)),
             "resolved_orders": dg.MetadataValue.int(summary.resolved_orders),
