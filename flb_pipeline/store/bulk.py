@@ -9,6 +9,7 @@ from decimal import Decimal
 from typing import Literal
 
 import duckdb
+import pandas as pd
 import pyarrow as pa
 
 MONEY = pa.decimal128(18, 4)
@@ -60,3 +61,14 @@ def append(
     names = ", ".join(arrow_batch.column_names)
     con.execute(f"{_VERB[on_conflict]} INTO {table} ({names}) SELECT {names} FROM arrow_batch")
     return arrow_batch.num_rows
+
+
+def exact_frame(
+    con: duckdb.DuckDBPyConnection, sql: str, params: list[object] | None = None
+) -> pd.DataFrame:
+    """A query as a DataFrame that keeps DECIMAL money as exact `Decimal` objects.
+
+    DuckDB's own `.df()` turns DECIMAL into float64, which is fine for a model's prices and
+    wrong for a ledger; going through Arrow keeps every cent.
+    """
+    return con.sql(sql, params=params).to_arrow_table().to_pandas()

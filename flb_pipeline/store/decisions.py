@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from flb_pipeline.core.strategy import Candidate, StrategyThresholds
-from flb_pipeline.store.bulk import append, money, prices, timestamps
+from flb_pipeline.store.bulk import append, exact_frame, money, prices, timestamps
 
 
 def save_groups(
@@ -147,10 +147,11 @@ def save_candidates(
 
 def candidates_frame(con: duckdb.DuckDBPyConnection, scan_id: str) -> pd.DataFrame:
     """The cycle's candidates, best edge first."""
-    return con.execute(
+    return exact_frame(
+        con,
         "SELECT * FROM trade_candidates WHERE scan_id = ? ORDER BY edge DESC, ticker, side",
         [scan_id],
-    ).df()
+    )
 
 
 def save_exclusions(con: duckdb.DuckDBPyConnection, scan_id: str, counts: Mapping[str, int]) -> int:

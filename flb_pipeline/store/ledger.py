@@ -13,7 +13,7 @@ import pandas as pd
 
 from flb_pipeline.core.ledger import ClosedTrade, Lot, OrderContext
 from flb_pipeline.core.records import BookLevel, Fill, OrderBook, Settlement
-from flb_pipeline.store.bulk import append, money, prices, timestamps
+from flb_pipeline.store.bulk import append, exact_frame, money, prices, timestamps
 
 PENDING, UNKNOWN = "pending", "unknown"
 UNRESOLVED = (PENDING, UNKNOWN)
@@ -121,9 +121,11 @@ def order_contexts(con: duckdb.DuckDBPyConnection, execution: str) -> dict[str, 
 
 
 def orders_frame(con: duckdb.DuckDBPyConnection, scan_id: str) -> pd.DataFrame:
-    return con.execute(
-        "SELECT * FROM orders WHERE scan_id = ? ORDER BY created_at, client_order_id", [scan_id]
-    ).df()
+    return exact_frame(
+        con,
+        "SELECT * FROM orders WHERE scan_id = ? ORDER BY created_at, client_order_id",
+        [scan_id],
+    )
 
 
 def save_order_books(
@@ -271,9 +273,11 @@ def replace_positions(
 
 
 def positions_frame(con: duckdb.DuckDBPyConnection, execution: str) -> pd.DataFrame:
-    return con.execute(
-        "SELECT * FROM positions WHERE execution = ? ORDER BY opened_at, order_id", [execution]
-    ).df()
+    return exact_frame(
+        con,
+        "SELECT * FROM positions WHERE execution = ? ORDER BY opened_at, order_id",
+        [execution],
+    )
 
 
 def append_closed_trades(
@@ -327,7 +331,8 @@ def closed_trades_frame(
     end: datetime | None = None,
 ) -> pd.DataFrame:
     """Closed trades (optionally of one execution mode, closed in [start, end)), oldest first."""
-    return con.execute(
+    return exact_frame(
+        con,
         """
         SELECT * FROM closed_trades
         WHERE (? IS NULL OR execution = ?) AND (? IS NULL OR closed_at >= ?)
@@ -335,7 +340,7 @@ def closed_trades_frame(
         ORDER BY closed_at, trade_id
         """,
         [execution, execution, start, start, end, end],
-    ).df()
+    )
 
 
 def log_reconciliation(
@@ -384,7 +389,8 @@ def positions_mark_value(con: duckdb.DuckDBPyConnection, execution: str) -> Deci
 
 def open_holdings(con: duckdb.DuckDBPyConnection, execution: str) -> pd.DataFrame:
     """Open lots with the event they belong to, for exposure caps."""
-    return con.execute(
+    return exact_frame(
+        con,
         """
         SELECT p.ticker, coalesce(o.event_ticker, '') AS event_ticker, p.group_id, p.side,
                p.contracts, p.cost + p.fees AS cost
@@ -393,7 +399,7 @@ def open_holdings(con: duckdb.DuckDBPyConnection, execution: str) -> pd.DataFram
         ORDER BY p.opened_at, p.order_id
         """,
         [execution],
-    ).df()
+    )
 
 
 def realised_pnl(con: duckdb.DuckDBPyConnection, execution: str) -> Decimal:

@@ -7,6 +7,7 @@ import subprocess
 import sys
 import time
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 
 import dagster as dg
@@ -289,3 +290,88 @@ def test_killed_between_post_and_record_then_rerun_leaves_exactly_one_order(
     with Store(trading_db).connect() as con:
         (local_filled,) = con.execute("SELECT sum(contracts) FROM fills").fetchone()
     assert local_filled == order["fill_count"]
+
+
+def test_paper_execution_fills_against_the_recorded_book_and_sends_nothing(
+    trading_sim, trading_control, trading_db
+):
+    defs = definitions_for(trading_sim.url, trading_db, exchange={"execution": "paper"})
+    result = run_job(defs, "trading_job")
+    assert result.success
+    assert exchange_orders(trading_control) == []
+    with Store(trading_db).connect() as con:
+        fills = con.execute(
+            "SELECT f.ticker, f.side, f.contracts, f.price, o.limit_price FROM fills f"
+            " JOIN orders o USING (client_order_id) WHERE f.execution = 'paper'"
+        ).fetchall()
+        asks = dict(
+            con.execute("SELECT ticker || side, min(price) FROM order_books GROUP BY 1").fetchall()
+        )
+    assert fills and all(price <= limit for *_, price, limit in fills)
+    assert all(price >= asks[ticker + side] for ticker, side, _, price, _ in fills)
+
+    trading_control.advance(1500)
+    assert run_job(defs, "reconcile_job").success
+    with Store(trading_db).connect() as con:
+        trades = con.execute(
+            "SELECT ticker, side, result, contracts, cost, net_pnl + fees FROM closed_trades"
+            " WHERE execution = 'paper'"
+        ).fetchall()
+    assert trades
+    for ticker, side, result, contracts, cost, gross in trades:
+        truth = trading_control.http.get(f"/_sim/markets/{ticker}").json()["result"]
+        assert result == ("win" if truth == side else "loss")
+        assert gross == (contracts if result == "win" else 0) - cost
+
+
+def test_maker_orders_rest_post_only_inside_the_spread(trading_sim, trading_control, trading_db):
+    defs = definitions_for(trading_sim.url, trading_db, trading={"order_style": "maker"})
+    result = run_job(defs, "trading_job")
+    assert result.success
+    at_exchange = exchange_orders(trading_control)
+    assert at_exchange and {o["status"] for o in at_exchange} == {"resting"}
+    with Store(trading_db).connect() as con:
+        rows = con.execute(
+            "SELECT limit_price, decision_price, time_in_force, status FROM orders"
+        ).fetchall()
+    assert all(limit == decision - Decimal("0.01") for limit, decision, _, _ in rows)
+    assert {(tif, status) for _, _, tif, status in rows} == {("good_till_canceled", "resting")}
+
+
+def test_reconciliation_takes_the_exchange_position_and_logs_the_correction(
+    trading_sim, trading_control, trading_db
+):
+    market = trading_control.api("/markets", status="open", limit=1000)["markets"][0]
+    outside = {
+        "ticker": market["ticker"], "side": "yes", "action": "buy", "count": 3, "type": "limit",
+        "yes_price": 99, "client_order_id": "placed-by-hand",
+    }  # fmt: skip
+    assert (
+        trading_control.http.post("/trade-api/v2/portfolio/orders", json=outside).status_code == 201
+    )
+    result = run_job(definitions_for(trading_sim.url, trading_db), "reconcile_job")
+    assert result.success
+    assert materialization_metadata(result, "positions")["corrections"] == 0
+    with Store(trading_db).connect() as con:
+        (lots,) = con.execute(
+            "SELECT count(*) FROM positions WHERE ticker = ? AND contracts = 3", [market["ticker"]]
+        ).fetchone()
+    assert lots == 1  # the fill itself explains the position: nothing to correct
+
+    with Store(trading_db).connect() as con:  # a phantom local fill the exchange never made
+        con.execute(
+            "INSERT INTO fills SELECT 'phantom', order_id, client_order_id, execution, ticker,"
+            " side, action, 5, price, fee, is_taker, created_time FROM fills LIMIT 1"
+        )
+    result = run_job(definitions_for(trading_sim.url, trading_db), "reconcile_job")
+    assert result.success
+    assert materialization_metadata(result, "positions")["corrections"] == 1
+    with Store(trading_db).connect() as con:
+        logged = con.execute(
+            "SELECT kind, ticker, local_value, exchange_value, action FROM reconciliation_log"
+        ).fetchall()
+        held = con.execute(
+            "SELECT contracts, source FROM positions WHERE ticker = ?", [market["ticker"]]
+        ).fetchall()
+    assert logged == [("position", market["ticker"], "8", "3", "adopted the exchange position")]
+    assert held == [(3, "exchange")]
