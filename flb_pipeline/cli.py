@@ -56,6 +56,13 @@ def build_parser() -> argparse.ArgumentParser:
     status = commands.add_parser("status", help="what the store holds and what blocks trading")
     status.set_defaults(run=operations.status)
 
+    bench = commands.add_parser("bench", help="run a benchmark from benchmarks/ (a checkout)")
+    bench.add_argument(
+        "name", choices=["scan", "store", "model", "cycle", "summary", "dagster_dev"],
+    )  # fmt: skip
+    bench.add_argument("args", nargs="*", help="passed to the benchmark")
+    bench.set_defaults(run=operations.bench)
+
     report = commands.add_parser("report", help="print one day's summary in the terminal")
     report.add_argument("--day", required=True, help="New York trading day, YYYY-MM-DD")
     report.set_defaults(run=operations.report)

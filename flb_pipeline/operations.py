@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import runpy
 import shutil
 import subprocess
 import sys
@@ -123,6 +124,17 @@ def print_daily_summary(store: Store, day: date, execution: str) -> None:
     print_table(["metric", "value"], [list(row) for row in summary_rows(document)])
     print()
     print_table(BUCKET_HEADER, [list(row) for row in bucket_rows(document)])
+
+
+def bench(args: argparse.Namespace) -> int:
+    """Benchmarks live beside the package in a checkout; figures go to benchmarks/RESULTS.md."""
+    if not (PROJECT_ROOT / "benchmarks").is_dir():
+        print("flb bench: needs a source checkout (benchmarks/ is not installed)", file=sys.stderr)
+        return 2
+    sys.path.insert(0, str(PROJECT_ROOT))
+    sys.argv = [f"bench_{args.name}", *args.args]
+    runpy.run_module(f"benchmarks.bench_{args.name}", run_name="__main__")
+    return 0
 
 
 def halt(args: argparse.Namespace) -> int:
