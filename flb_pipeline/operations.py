@@ -16,6 +16,7 @@ from flb_pipeline.core.modes import default_execution
 from flb_pipeline.defs import control
 from flb_pipeline.defs.assets.summary import TRADING_TIMEZONE
 from flb_pipeline.defs.daily_summary import build_daily_summary
+from flb_pipeline.exchange.embedded import simulator_now
 from flb_pipeline.exchange.simulator import FaultConfig, SimConfig, serve_forever
 from flb_pipeline.reports.daily import BUCKET_HEADER, bucket_rows, summary_rows
 from flb_pipeline.settings import DEFAULT_DAGSTER_HOME, Settings
@@ -138,20 +139,38 @@ def bench(args: argparse.Namespace) -> int:
 
 
 def halt(args: argparse.Namespace) -> int:
-    event = control.halt(Store(Settings.from_env().db_path), datetime.now(UTC), args.reason)
+    settings = Settings.from_env()
+    outcome = control.halt(Store(settings.db_path), deployment_now(settings), args.reason)
+    event = outcome.events[0]
     print(f"halted at {event.event_ts:%Y-%m-%d %H:%M:%S} UTC: {event.reason}")
+    _warn_unaudited(outcome)
     return 0
 
 
 def resume(args: argparse.Namespace) -> int:
+    settings = Settings.from_env()
     try:
-        events = control.resume(Store(Settings.from_env().db_path), datetime.now(UTC), args.reset)
+        outcome = control.resume(Store(settings.db_path), deployment_now(settings), args.reset)
     except ValueError as error:
         print(f"flb resume: {error}", file=sys.stderr)
         return 2
-    reset = ", ".join(e.check for e in events[1:]) or "nothing"
-    print(f"resumed; reset: {reset}")
+    print(f"resumed; reset: {', '.join(e.check for e in outcome.events[1:]) or 'nothing'}")
+    _warn_unaudited(outcome)
     return 0
+
+
+def deployment_now(settings: Settings) -> datetime:
+    """The time the deployment's checks use: the simulator's clock when trading against a
+    running `flb sim`, otherwise the system clock."""
+    if settings.exchange == "sim" and settings.exchange_url:
+        return datetime.fromtimestamp(simulator_now(settings.exchange_url), UTC)
+    return datetime.now(UTC)
+
+
+def _warn_unaudited(outcome: control.ControlOutcome) -> None:
+    if not outcome.audited:
+        print("warning: the database is locked; the change is in force but not yet in "
+              "risk_events", file=sys.stderr)  # fmt: skip
 
 
 def demo(args: argparse.Namespace) -> int:

@@ -56,6 +56,12 @@ def family_of(category: str) -> str:
     return CATEGORY_FAMILIES.get(key, slug(key) or UNKNOWN_FAMILY)
 
 
+def market_family(market_category: str | None, series_category: str | None) -> str:
+    """A market's family: its series' category when known (Kalshi often leaves the market's
+    own empty), else the market's. Calibration and trading both go through this one rule."""
+    return family_of(series_category or market_category or "")
+
+
 def region_of(tags: Iterable[str]) -> str | None:
     """The US state a series is about, if its tags name one."""
     return next((tag for tag in tags if tag in US_STATES), None)

@@ -12,11 +12,12 @@ exchange's per-fill charges, settlement pays $1 per winning contract and charges
 from __future__ import annotations
 
 from collections import defaultdict, deque
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
 
+from flb_pipeline.core.fees import FeeSchedule
 from flb_pipeline.core.records import SIDES, Fill, Settlement, Side
 
 BASIS_POINTS = Decimal(10_000)
@@ -89,6 +90,64 @@ class Ledger:
     closed_trades: list[ClosedTrade]
 
 
+def with_fees(fills: Iterable[Fill], schedule_of: Callable[[str], FeeSchedule]) -> list[Fill]:
+    """Fills with every missing fee computed as the exchange charges it: per order, through
+    the rounding accumulator, in fill order. Reported fees are kept as they are."""
+    fills = list(fills)
+    missing: dict[str, list[int]] = defaultdict(list)
+    for index, fill in enumerate(fills):
+        if fill.fee is None:
+            missing[fill.order_id].append(index)
+    for indices in missing.values():
+        ordered = sorted(indices, key=lambda i: (fills[i].created_time, fills[i].fill_id))
+        schedule = schedule_of(fills[ordered[0]].ticker)
+        charges = schedule.order_fill_fees(
+            (fills[i].contracts, fills[i].price, fills[i].is_taker) for i in ordered
+        )
+        for index, charge in zip(ordered, charges, strict=True):
+            fills[index] = replace(fills[index], fee=charge)
+    return fills
+
+
+def net_contracts(lots: Iterable[Lot]) -> dict[str, int]:
+    """Net position per market as the exchange reports it: YES positive, NO negative."""
+    net: dict[str, int] = defaultdict(int)
+    for lot in lots:
+        net[lot.ticker] += lot.contracts if lot.side == "yes" else -lot.contracts
+    return {ticker: contracts for ticker, contracts in net.items() if contracts}
+
+
+def position_mismatches(
+    local: Mapping[str, int], exchange: Mapping[str, int]
+) -> list[tuple[str, int, int]]:
+    """(ticker, ours, theirs) wherever our net contracts differ from the exchange's."""
+    return [
+        (ticker, local.get(ticker, 0), exchange.get(ticker, 0))
+        for ticker in sorted(set(local) | set(exchange))
+        if local.get(ticker, 0) != exchange.get(ticker, 0)
+    ]
+
+
+def paper_settlement(
+    ticker: str, lots: Iterable[tuple[Side, int, Decimal]], result: str, settled_time: datetime
+) -> Settlement:
+    """What the exchange would have paid on paper lots `(side, contracts, cost)`: $1 per
+    contract of the winning side, no fee."""
+    held = {side: [(n, cost) for s, n, cost in lots if s == side] for side in SIDES}
+
+    def contracts(side: Side) -> int:
+        return sum(n for n, _ in held[side])
+
+    def cost(side: Side) -> Decimal:
+        return sum((c for _, c in held[side]), Decimal(0))
+
+    won = next((contracts(side) for side in SIDES if side == result), 0)
+    return Settlement(
+        ticker, "", result, contracts("yes"), contracts("no"), cost("yes"), cost("no"),
+        Decimal(won), settled_time,
+    )  # fmt: skip
+
+
 def slippage_bps(fill_price: Decimal, decision_price: Decimal, action: str = "buy") -> float:
     """(fill - decision) / decision x 10,000 for buys; positive is worse than decided."""
     difference = fill_price - decision_price if action == "buy" else decision_price - fill_price
@@ -134,7 +193,7 @@ def _add_to_lot(lots: deque[Lot], fill: Fill, context: OrderContext | None) -> N
                 lot,
                 contracts=lot.contracts + fill.contracts,
                 cost=lot.cost + fill.contracts * fill.price,
-                fees=lot.fees + fill.fee,
+                fees=lot.fees + _fee(fill),
             )
             return
     lots.append(
@@ -144,7 +203,7 @@ def _add_to_lot(lots: deque[Lot], fill: Fill, context: OrderContext | None) -> N
             side=fill.side,
             contracts=fill.contracts,
             cost=fill.contracts * fill.price,
-            fees=fill.fee,
+            fees=_fee(fill),
             opened_at=fill.created_time,
             context=context,
         )
@@ -155,12 +214,12 @@ def _sell(lots: deque[Lot], fill: Fill) -> list[ClosedTrade]:
     """Close the oldest lots first; the sale's fee is shared by the contracts it closes."""
     closed: list[ClosedTrade] = []
     remaining = fill.contracts
-    fee_left = fill.fee
+    fee_left = _fee(fill)
     while remaining and lots:
         lot = lots[0]
         sold = min(remaining, lot.contracts)
         part, rest = _split(lot, sold)
-        exit_fee = fee_left if sold == remaining else _share(fill.fee, sold, fill.contracts)
+        exit_fee = fee_left if sold == remaining else _share(_fee(fill), sold, fill.contracts)
         fee_left -= exit_fee
         closed.append(
             _closed(part, fill.created_time, sold * fill.price, exit_fee, SOLD, SALE, fill.fill_id)
@@ -240,6 +299,13 @@ def _split(lot: Lot, sold: int) -> tuple[Lot, Lot | None]:
     part = replace(lot, contracts=sold, cost=cost, fees=fees)
     rest = replace(lot, contracts=lot.contracts - sold, cost=lot.cost - cost, fees=lot.fees - fees)
     return part, rest
+
+
+def _fee(fill: Fill) -> Decimal:
+    """The ledger only ever sees fills whose fee is known (see `with_fees`)."""
+    if fill.fee is None:
+        raise ValueError(f"fill {fill.fill_id} has no fee: complete it with with_fees first")
+    return fill.fee
 
 
 def _share(amount: Decimal, part: int, whole: int) -> Decimal:

@@ -173,7 +173,8 @@ class ExchangeOrder:
 
 @dataclass(frozen=True, slots=True)
 class Fill:
-    """One execution of one of our orders at one price."""
+    """One execution of one of our orders at one price. `fee` is None until known: some API
+    versions leave it out, and it is then computed from the series' fee schedule."""
 
     fill_id: str
     order_id: str
@@ -183,7 +184,7 @@ class Fill:
     action: Action
     contracts: int
     price: Decimal
-    fee: Decimal
+    fee: Decimal | None
     is_taker: bool
     created_time: datetime
 

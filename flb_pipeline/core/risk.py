@@ -114,6 +114,47 @@ def last_reset(events: Sequence[RiskEvent], check: str) -> datetime | None:
     return events[index].event_ts if index is not None else None
 
 
+def transition(events: Sequence[RiskEvent], verdict: Verdict, now: datetime) -> RiskEvent | None:
+    """The trip or reset `verdict` implies, given what is recorded (None: nothing new).
+
+    A switch that starts failing trips; one that passes again after a trip resets. A switch
+    already tripped trips again when its new pause reaches further than the recorded one, so
+    a daily loss hit again on a later day pauses until that day's end.
+    """
+    index = _last(events, verdict.check, (TRIP, RESET))
+    previous = events[index] if index is not None and events[index].kind == TRIP else None
+    if verdict.passed:
+        return RiskEvent(now, verdict.check, RESET, None, verdict.reason) if previous else None
+    trip = RiskEvent(now, verdict.check, TRIP, verdict.paused_until, verdict.reason)
+    if previous is None:
+        return trip
+    if verdict.paused_until is None:
+        return None
+    if previous.paused_until is None or verdict.paused_until > previous.paused_until:
+        return trip
+    return None
+
+
+def order_gate(
+    verdicts: Mapping[str, tuple[bool, datetime]], now: datetime, max_age: timedelta
+) -> str | None:
+    """Why a cycle's orders may not be sent (None: they may).
+
+    Defence in depth behind the blocking checks: every switch must have passed on this very
+    cycle, and recently enough that its quotes are still the ones it judged.
+    """
+    missing = sorted(set(KILL_SWITCHES) - set(verdicts))
+    if missing:
+        return f"missing checks {missing}"
+    failed = sorted(name for name, (passed, _) in verdicts.items() if not passed)
+    if failed:
+        return f"failed checks {failed}"
+    oldest = min(evaluated for _, evaluated in verdicts.values())
+    if now - oldest > max_age:
+        return f"checks are {(now - oldest).total_seconds():.0f}s old, older than the quotes may be"
+    return None
+
+
 def honour_halt(verdict: Verdict, halt: RiskEvent | None) -> Verdict:
     if halt is None:
         return verdict
@@ -246,13 +287,12 @@ def exposure_limits(
         f"total {total_exposure:.2f} (cap {total_cap:.2f}), largest position "
         f"{largest_ticker or '-'} {largest:.2f} (cap {position_cap:.2f})"
     )
+    if total_ok and not position_ok:  # show the figure that failed
+        value, threshold = largest / capital, limits.position_fraction
+    else:
+        value, threshold = total_exposure / capital, limits.total_fraction
     return Verdict(
-        EXPOSURE_LIMITS,
-        total_ok and position_ok,
-        float(total_exposure / capital),
-        float(limits.total_fraction),
-        None,
-        reason,
+        EXPOSURE_LIMITS, total_ok and position_ok, float(value), float(threshold), None, reason
     )
 
 

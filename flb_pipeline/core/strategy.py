@@ -169,7 +169,7 @@ def size_candidates(
     both as exposure and as the capital its mark loss takes away."""
     candidates: list[Candidate] = []
     exclusions: list[Exclusion] = []
-    for opportunity in sorted(opportunities, key=_rank):
+    for opportunity in sorted(opportunities, key=rank):
         request = _request(opportunity, depth)
         sizing = size_order(request, book, capital, caps, thresholds.kelly_fraction)
         outcome = _accept(opportunity, request, sizing, thresholds)
@@ -182,7 +182,8 @@ def size_candidates(
     return candidates, exclusions, book
 
 
-def _rank(opportunity: Opportunity) -> tuple[float, str, str]:
+def rank(opportunity: Opportunity) -> tuple[float, str, str]:
+    """Best screening edge first; ticker and side break ties so the order is stable."""
     return (-opportunity.screening_edge, opportunity.context.quote.ticker, opportunity.side)
 
 

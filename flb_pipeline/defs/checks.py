@@ -6,6 +6,7 @@ records trips and resets in `risk_events` and its verdict in `risk_check_results
 rows quote them). Anything that stops a check from evaluating fails it closed.
 """
 
+import logging
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -15,6 +16,7 @@ import dagster as dg
 import duckdb
 
 from flb_pipeline.core import risk
+from flb_pipeline.core.ledger import slippage_bps
 from flb_pipeline.core.risk import RiskEvent, RiskLimits, Verdict
 from flb_pipeline.core.sizing import ExposureBook
 from flb_pipeline.defs.assets.candidates import trade_candidates
@@ -29,15 +31,16 @@ from flb_pipeline.store.decisions import (
     load_groups,
     oldest_candidate_quote,
 )
+from flb_pipeline.store.halt import read_halt
 from flb_pipeline.store.risk import (
     append_risk_event,
-    capital_marks_between,
+    capital_at,
     fills_per_ordering_scan,
-    last_event_kind,
-    recent_fill_slippage,
+    recent_fill_prices,
     recent_trade_outcomes,
     risk_events,
     save_verdicts,
+    start_of_day_capital,
 )
 
 
@@ -50,26 +53,44 @@ class CheckState:
     now: datetime
     limits: RiskLimits
     events: list[RiskEvent]
+    execution: str | None
+
+    def require_execution(self) -> str:
+        """The cycle's execution mode; without one (no capital mark) the switch cannot see
+        which ledger to read, so it fails closed."""
+        if self.execution is None:
+            raise LookupError(f"no capital mark for scan {self.scan_id}")
+        return self.execution
 
 
 Evaluator = Callable[[CheckState], Verdict]
+log = logging.getLogger(__name__)
 
 
 def _daily_loss(state: CheckState) -> Verdict:
+    """Today's P&L is capital now less capital at the day's open (the last mark before
+    midnight, carried forward; the day's first mark if there is none before)."""
+    execution = state.require_execution()
     day_start = risk.trading_day_start(state.now, state.limits.trading_timezone)
-    start, latest = capital_marks_between(state.con, day_start, state.now + _EPSILON)
+    start = start_of_day_capital(state.con, day_start, execution)
+    latest = capital_at(state.con, state.now, execution)
     pnl = latest - start if start is not None and latest is not None else None
     return risk.daily_loss(pnl, start, state.now, state.limits, state.events)
 
 
 def _loss_streak(state: CheckState) -> Verdict:
-    outcomes = recent_trade_outcomes(state.con, state.limits.loss_streak_length)
+    outcomes = recent_trade_outcomes(
+        state.con, state.require_execution(), state.limits.loss_streak_length
+    )
     return risk.loss_streak(outcomes, state.now, state.limits)
 
 
 def _slippage(state: CheckState) -> Verdict:
     since = risk.last_reset(state.events, risk.SLIPPAGE)
-    slippages = recent_fill_slippage(state.con, since, state.limits.slippage_fills)
+    prices = recent_fill_prices(
+        state.con, state.require_execution(), since, state.limits.slippage_fills
+    )
+    slippages = [slippage_bps(fill, decision) for fill, decision in prices]
     return risk.slippage(slippages, state.limits)
 
 
@@ -85,7 +106,9 @@ def _stale_book(state: CheckState) -> Verdict:
 
 def _no_fills(state: CheckState) -> Verdict:
     since = risk.last_reset(state.events, risk.NO_FILLS)
-    fills = fills_per_ordering_scan(state.con, since, state.limits.no_fill_scans)
+    fills = fills_per_ordering_scan(
+        state.con, state.require_execution(), since, state.limits.no_fill_scans
+    )
     return risk.no_fills(fills, state.limits)
 
 
@@ -117,7 +140,6 @@ def _cycle_exposure(state: CheckState) -> tuple[ExposureBook, Decimal] | None:
     return exposure_book(state.con, execution, groups, proposed), capital
 
 
-_EPSILON = datetime.resolution * 1000
 SWITCHES: dict[str, tuple[Evaluator, str]] = {
     risk.DAILY_LOSS: (_daily_loss, "Today's P&L above -min($500, 5% of start-of-day capital)."),
     risk.LOSS_STREAK: (_loss_streak, "Not all of the last 5 closed trades lost (4 h pause)."),
@@ -134,19 +156,25 @@ def evaluate_switches(
     scan_id: str, run_id: str, store: StoreResource, now: datetime, limits: RiskLimits
 ) -> list[Verdict]:
     """Every switch over one connection. A switch whose inputs fail fails alone, closed; if
-    the store itself cannot be opened, every switch fails closed."""
+    the store itself cannot be opened, every switch fails closed.
+
+    Trips and resets are recorded from the switches' own verdicts, before a manual halt
+    overrides them, so a limit hit during a halt is still remembered after it.
+    """
     try:
         with store.store().connect() as con:
             events = risk_events(con)
-            halt = risk.active_halt(events)
-            state = CheckState(con, scan_id, now, limits, events)
-            verdicts = [
-                risk.honour_halt(_verdict(name, evaluator, state), halt)
-                for name, (evaluator, _) in SWITCHES.items()
-            ]
-            if halt is None:
-                for verdict in verdicts:
-                    _record_transition(con, verdict, now, run_id)
+            state = CheckState(con, scan_id, now, limits, events, _execution(con, scan_id))
+            raw = [_verdict(name, evaluator, state) for name, (evaluator, _) in SWITCHES.items()]
+            for verdict in raw:
+                event = risk.transition(events, verdict, now)
+                if event is not None:
+                    append_risk_event(
+                        con, event, value=verdict.value, threshold=verdict.threshold,
+                        run_id=run_id,
+                    )  # fmt: skip
+            halt = read_halt(store.store().halt_flag)
+            verdicts = [risk.honour_halt(verdict, halt) for verdict in raw]
             save_verdicts(con, scan_id, run_id, verdicts, now)
     except (StoreLocked, duckdb.Error) as error:
         why = f"{type(error).__name__}: {error}"
@@ -154,26 +182,18 @@ def evaluate_switches(
     return verdicts
 
 
+def _execution(con: duckdb.DuckDBPyConnection, scan_id: str) -> str | None:
+    cycle = cycle_capital(con, scan_id)
+    return cycle[0] if cycle else None
+
+
 def _verdict(name: str, evaluator: Evaluator, state: CheckState) -> Verdict:
+    """The fail-closed boundary: whatever goes wrong inside a switch fails that switch."""
     try:
         return evaluator(state)
-    except (duckdb.Error, KeyError, ArithmeticError, ValueError) as error:
+    except Exception as error:
+        log.exception("kill switch %s could not evaluate", name)
         return risk.cannot_evaluate(name, f"{type(error).__name__}: {error}")
-
-
-def _record_transition(
-    con: duckdb.DuckDBPyConnection, verdict: Verdict, now: datetime, run_id: str
-) -> None:
-    """A trip when a switch starts failing, a reset when it passes again."""
-    previous = last_event_kind(con, verdict.check)
-    if not verdict.passed and previous != risk.TRIP:
-        kind = risk.TRIP
-    elif verdict.passed and previous == risk.TRIP:
-        kind = risk.RESET
-    else:
-        return
-    event = RiskEvent(now, verdict.check, kind, verdict.paused_until, verdict.reason)
-    append_risk_event(con, event, value=verdict.value, threshold=verdict.threshold, run_id=run_id)
 
 
 @dg.multi_asset_check(

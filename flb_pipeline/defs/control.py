@@ -1,8 +1,11 @@
 """Manual control: a halt every kill switch honours, and resets of sticky switches.
 
 Shared by `halt_job` / `resume_job` in the UI and `flb halt` / `flb resume` in a terminal.
+The halt takes effect through a flag file at once, whatever holds the database; the
+`risk_events` audit row follows as soon as the database can be written.
 """
 
+from dataclasses import dataclass
 from datetime import datetime
 
 import dagster as dg
@@ -11,36 +14,50 @@ from pydantic import Field
 from flb_pipeline.core import risk
 from flb_pipeline.core.risk import RiskEvent
 from flb_pipeline.defs.resources import ClockResource, StoreResource
-from flb_pipeline.defs.session import DUCKDB_POOL
-from flb_pipeline.store import Store
-from flb_pipeline.store.risk import append_risk_event, risk_events
+from flb_pipeline.store import Store, StoreLocked
+from flb_pipeline.store.halt import clear_halt, read_halt, write_halt
+from flb_pipeline.store.risk import append_risk_event
 
 RESETTABLE = (risk.SLIPPAGE, risk.NO_FILLS, risk.DAILY_LOSS)
 
 
-def halt(store: Store, now: datetime, reason: str) -> RiskEvent:
+@dataclass(frozen=True)
+class ControlOutcome:
+    events: list[RiskEvent]
+    audited: bool
+
+
+def halt(store: Store, now: datetime, reason: str) -> ControlOutcome:
     event = RiskEvent(now, risk.MANUAL_HALT, risk.HALT, reason=reason or "no reason given")
-    with store.connect() as con:
-        append_risk_event(con, event)
-    return event
+    write_halt(store.halt_flag, event)
+    return ControlOutcome([event], _audit(store, [event]))
 
 
-def resume(store: Store, now: datetime, resets: list[str]) -> list[RiskEvent]:
+def resume(store: Store, now: datetime, resets: list[str]) -> ControlOutcome:
     """Lift the manual halt and reset the named sticky switches (slippage, no_fills, ...)."""
     unknown = sorted(set(resets) - set(RESETTABLE))
     if unknown:
         raise ValueError(f"cannot reset {unknown}: only {', '.join(RESETTABLE)} are resettable")
     events = [RiskEvent(now, risk.MANUAL_HALT, risk.RESUME, reason="manual resume")]
     events += [RiskEvent(now, name, risk.RESET, reason="manual reset") for name in resets]
-    with store.connect() as con:
-        for event in events:
-            append_risk_event(con, event)
-    return events
+    clear_halt(store.halt_flag)
+    return ControlOutcome(events, _audit(store, events))
 
 
 def halt_state(store: Store) -> RiskEvent | None:
-    with store.connect() as con:
-        return risk.active_halt(risk_events(con))
+    return read_halt(store.halt_flag)
+
+
+def _audit(store: Store, events: list[RiskEvent]) -> bool:
+    """Record the events in `risk_events`; False if the database stayed locked (the halt
+    itself is already in force through its flag)."""
+    try:
+        with store.connect() as con:
+            for event in events:
+                append_risk_event(con, event)
+    except StoreLocked:
+        return False
+    return True
 
 
 class HaltConfig(dg.Config):
@@ -51,15 +68,17 @@ class ResumeConfig(dg.Config):
     reset: list[str] = Field(default_factory=list)
 
 
-@dg.op(pool=DUCKDB_POOL, description="Stop all new entries until resumed.")
+@dg.op(description="Stop all new entries until resumed.")
 def set_manual_halt(
     context: dg.OpExecutionContext, config: HaltConfig, store: StoreResource, clock: ClockResource
 ) -> None:
-    event = halt(store.store(), clock.now(), config.reason)
-    context.log.warning(f"trading halted: {event.reason}")
+    outcome = halt(store.store(), clock.now(), config.reason)
+    context.log.warning(f"trading halted: {outcome.events[0].reason}")
+    if not outcome.audited:
+        context.log.error("halt in force, but the database was locked: no risk_events row")
 
 
-@dg.op(pool=DUCKDB_POOL, description="Lift the manual halt; optionally reset sticky switches.")
+@dg.op(description="Lift the manual halt; optionally reset sticky switches.")
 def clear_manual_halt(
     context: dg.OpExecutionContext,
     config: ResumeConfig,
@@ -67,10 +86,10 @@ def clear_manual_halt(
     clock: ClockResource,
 ) -> None:
     try:
-        events = resume(store.store(), clock.now(), config.reset)
+        outcome = resume(store.store(), clock.now(), config.reset)
     except ValueError as error:
         raise dg.Failure(description=str(error)) from error
-    context.log.info(f"resumed; reset: {[e.check for e in events[1:]] or 'nothing'}")
+    context.log.info(f"resumed; reset: {[e.check for e in outcome.events[1:]] or 'nothing'}")
 
 
 @dg.job(description="Manual halt: every kill switch fails until resume_job runs.")

@@ -1,13 +1,16 @@
-"""Exposure as the caps and the correlation/exposure switches see it: open lots plus orders."""
+"""Exposure as the caps and the correlation/exposure switches see it: open lots, resting
+orders (they may fill at any moment) and the cycle's proposed orders."""
 
 from decimal import Decimal
 
 import duckdb
 import pandas as pd
 
-from flb_pipeline.core.sizing import ExposureBook, Holding
-from flb_pipeline.store.ledger import open_holdings
-from flb_pipeline.store.series import mutually_exclusive_events
+from flb_pipeline.core.fees import FeeSchedule
+from flb_pipeline.core.sizing import ExposureBook, Holding, order_cost
+from flb_pipeline.exchange.schema import series_ticker_of
+from flb_pipeline.store.ledger import open_holdings, resting_orders
+from flb_pipeline.store.series import fee_schedules, mutually_exclusive_events
 
 
 def exposure_book(
@@ -16,8 +19,8 @@ def exposure_book(
     groups: dict[str, str],
     proposed: pd.DataFrame | None = None,
 ) -> ExposureBook:
-    """Open lots (in today's group of their market) plus any proposed orders (candidates)."""
-    frames = [open_holdings(con, execution)]
+    """Every holding in today's group of its market (or the group it was bought in)."""
+    frames = [open_holdings(con, execution), _resting_as_holdings(con, execution)]
     if proposed is not None and not proposed.empty:
         frames.append(proposed[["ticker", "event_ticker", "group_id", "side", "contracts", "cost"]])
     holdings = tuple(
@@ -33,3 +36,19 @@ def exposure_book(
         for row in frame.itertuples()
     )
     return ExposureBook(holdings, mutually_exclusive_events(con))
+
+
+def _resting_as_holdings(con: duckdb.DuckDBPyConnection, execution: str) -> pd.DataFrame:
+    """A resting order risks what it would cost if all of it filled, taker fee as the bound."""
+    resting = resting_orders(con, execution)
+    schedules = fee_schedules(con)
+    resting["contracts"] = resting["remaining"]
+    resting["cost"] = [
+        order_cost(
+            schedules.get(series_ticker_of(row.event_ticker)) or FeeSchedule(),
+            int(row.remaining),
+            Decimal(row.limit_price),
+        )
+        for row in resting.itertuples()
+    ]
+    return resting[["ticker", "event_ticker", "group_id", "side", "contracts", "cost"]]

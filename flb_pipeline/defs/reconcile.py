@@ -7,22 +7,34 @@ correction is written to `reconciliation_log`. In paper mode nothing is sent, so
 is only asked how paper positions' markets settled.
 """
 
-from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 
 import duckdb
 
-from flb_pipeline.core.ledger import ClosedTrade, Ledger, Lot, build_ledger
-from flb_pipeline.core.records import MarketPosition, Settlement
+from flb_pipeline.core.fees import FeeSchedule
+from flb_pipeline.core.ledger import (
+    ClosedTrade,
+    Ledger,
+    Lot,
+    build_ledger,
+    net_contracts,
+    paper_settlement,
+    position_mismatches,
+    with_fees,
+)
+from flb_pipeline.core.records import ExchangeOrder, Fill, MarketPosition, Settlement
 from flb_pipeline.exchange.client import KalshiClient
+from flb_pipeline.exchange.errors import RequestRejected
+from flb_pipeline.exchange.schema import series_ticker_of
 from flb_pipeline.store.decisions import save_capital_mark
 from flb_pipeline.store.ledger import (
     PENDING,
     append_closed_trades,
     append_fills,
     append_settlements,
+    drop_unknown_fills,
     latest_fill_time,
     latest_settlement_time,
     load_fills,
@@ -34,9 +46,11 @@ from flb_pipeline.store.ledger import (
     positions_mark_value,
     realised_pnl,
     replace_positions,
+    resting_orders,
     unresolved_orders,
     update_order,
 )
+from flb_pipeline.store.series import fee_schedules
 
 FETCH_OVERLAP = timedelta(hours=1)
 UNSENT_AFTER = timedelta(seconds=60)
@@ -71,7 +85,9 @@ def reconcile(
 ) -> ReconcileSummary:
     """Bring the ledger up to date and record the capital it implies (`capital_marks`)."""
     if execution == EXCHANGE:
-        resolved = resolve_unknown_orders(client, con, now)
+        resolved = resolve_unknown_orders(client, con, now) + refresh_resting_orders(
+            client, con, now
+        )
         new_fills = append_fills(
             con, client.fills(min_ts=_since(latest_fill_time(con, EXCHANGE))), EXCHANGE
         )
@@ -79,15 +95,15 @@ def reconcile(
         new_settlements = append_settlements(con, settled, EXCHANGE)
     else:
         resolved, new_fills = 0, 0
-        new_settlements = append_settlements(con, _paper_settlements(client, con, now), PAPER)
+        new_settlements = append_settlements(con, _paper_settlements(client, con), PAPER)
     ledger = _rebuild(con, execution)
-    new_trades = append_closed_trades(con, ledger.closed_trades, execution)
     corrections = 0
     if execution == EXCHANGE:
-        corrections = _match_exchange_positions(con, ledger, client.positions(), now)
+        corrections, ledger = _match_exchange_positions(client, con, ledger, now)
         balance = client.balance().balance
     else:
         balance = paper_capital + realised_pnl(con, PAPER) - open_cost(con, PAPER)
+    new_trades = append_closed_trades(con, ledger.closed_trades, execution)
     positions_value = positions_mark_value(con, execution)
     save_capital_mark(
         con, marked_at=now, scan_id=scan_id, execution=execution, balance=balance,
@@ -114,10 +130,7 @@ def resolve_unknown_orders(
     for client_order_id, ticker, status, created_at in unresolved_orders(con, EXCHANGE):
         order = client.find_order(client_order_id, ticker)
         if order is not None:
-            update_order(
-                con, client_order_id, status=order.status, at=now, order_id=order.order_id,
-                filled_contracts=order.filled_contracts, fees=order.fees,
-            )  # fmt: skip
+            _record_exchange_order(con, client_order_id, order, now)
         elif status == PENDING and now - created_at < UNSENT_AFTER:
             continue
         else:
@@ -134,6 +147,57 @@ def resolve_unknown_orders(
     return resolved
 
 
+def refresh_resting_orders(
+    client: KalshiClient, con: duckdb.DuckDBPyConnection, now: datetime
+) -> int:
+    """Bring resting (maker) orders up to date: partly filled, executed or canceled since."""
+    resting = resting_orders(con, EXCHANGE)
+    refreshed = 0
+    for ticker in sorted(set(resting["ticker"])):
+        at_exchange = {o.client_order_id: o for o in client.orders(ticker=ticker)}
+        for row in resting[resting["ticker"] == ticker].itertuples():
+            order = at_exchange.get(row.client_order_id)
+            if order is not None:
+                _record_exchange_order(con, row.client_order_id, order, now)
+                refreshed += 1
+    return refreshed
+
+
+def cancel_stale_orders(
+    client: KalshiClient, con: duckdb.DuckDBPyConnection, scan_id: str, now: datetime
+) -> int:
+    """Cancel resting orders left by earlier cycles: their decision is stale, and a new
+    cycle must not stack fresh orders on top of old ones."""
+    cancelled = 0
+    for row in resting_orders(con, EXCHANGE).itertuples():
+        if row.scan_id == scan_id:
+            continue
+        try:
+            order = client.cancel_order(row.order_id)
+        except RequestRejected:
+            order = client.find_order(row.client_order_id, row.ticker)
+            if order is None:
+                continue
+        _record_exchange_order(con, row.client_order_id, order, now)
+        cancelled += 1
+    return cancelled
+
+
+def _record_exchange_order(
+    con: duckdb.DuckDBPyConnection, client_order_id: str, order: ExchangeOrder, now: datetime
+) -> None:
+    update_order(
+        con, client_order_id, status=order.status, at=now, order_id=order.order_id,
+        filled_contracts=order.filled_contracts, fees=order.fees,
+    )  # fmt: skip
+
+
+def complete_fees(con: duckdb.DuckDBPyConnection, fills: list[Fill]) -> list[Fill]:
+    """Fills whose fee the exchange did not report get the one its fee schedule charges."""
+    schedules = fee_schedules(con)
+    return with_fees(fills, lambda ticker: schedules.get(series_ticker_of(ticker)) or FeeSchedule())
+
+
 def _since(latest: datetime | None) -> int | None:
     return int((latest - FETCH_OVERLAP).timestamp()) if latest else None
 
@@ -146,9 +210,7 @@ def _rebuild(con: duckdb.DuckDBPyConnection, execution: str) -> Ledger:
     return ledger
 
 
-def _paper_settlements(
-    client: KalshiClient, con: duckdb.DuckDBPyConnection, now: datetime
-) -> list[Settlement]:
+def _paper_settlements(client: KalshiClient, con: duckdb.DuckDBPyConnection) -> list[Settlement]:
     """Paper positions settle when their markets do; we only ask the exchange for results."""
     open_lots = positions_frame(con, PAPER)
     if open_lots.empty:
@@ -156,62 +218,54 @@ def _paper_settlements(
     statuses = client.market_statuses(sorted(set(open_lots["ticker"])))
     settlements = []
     for ticker, lots in open_lots.groupby("ticker"):
-        status, result = statuses.get(ticker, ("", ""))
-        if status not in ("settled", "finalized") or not result:
-            continue
-        yes = lots[lots["side"] == "yes"]
-        no = lots[lots["side"] == "no"]
-        winners = yes if result == "yes" else no
-        settlements.append(
-            Settlement(
-                ticker=str(ticker),
-                event_ticker="",
-                result=result,
-                yes_contracts=int(yes["contracts"].sum()),
-                no_contracts=int(no["contracts"].sum()),
-                yes_total_cost=Decimal(yes["cost"].sum()),
-                no_total_cost=Decimal(no["cost"].sum()),
-                revenue=Decimal(int(winners["contracts"].sum())),
-                settled_time=now,
-            )
-        )
+        status, result, close_time = statuses.get(str(ticker), ("", "", None))
+        if status in ("settled", "finalized") and result and close_time is not None:
+            held = zip(lots["side"], lots["contracts"].astype(int), lots["cost"], strict=True)
+            settlements.append(paper_settlement(str(ticker), held, result, close_time))
     return settlements
 
 
 def _match_exchange_positions(
-    con: duckdb.DuckDBPyConnection,
-    ledger: Ledger,
-    exchange_positions: list[MarketPosition],
-    now: datetime,
-) -> int:
-    """Where our net contracts differ from the exchange's, adopt the exchange's and log it."""
-    local = _net_contracts(ledger.open_lots)
-    remote = {p.ticker: p for p in exchange_positions if p.position != 0}
-    corrected_lots = list(ledger.open_lots)
-    corrections = 0
-    for ticker in sorted(set(local) | set(remote)):
-        theirs = remote[ticker].position if ticker in remote else 0
-        if local.get(ticker, 0) == theirs:
-            continue
-        corrections += 1
-        corrected_lots = [lot for lot in corrected_lots if lot.ticker != ticker]
-        if ticker in remote:
-            corrected_lots.append(_exchange_lot(remote[ticker], now))
+    client: KalshiClient, con: duckdb.DuckDBPyConnection, ledger: Ledger, now: datetime
+) -> tuple[int, Ledger]:
+    """Make our positions the exchange's: first by repairing our fills of a market that
+    differs (dropping fills the exchange does not know, adding those we missed), then, where
+    fills still cannot explain the exchange, by adopting its position. Each step is logged."""
+    theirs = {p.ticker: p for p in client.positions() if p.position}
+    exchange_net = {ticker: p.position for ticker, p in theirs.items()}
+    mismatched = position_mismatches(net_contracts(ledger.open_lots), exchange_net)
+    if not mismatched:
+        return 0, ledger
+    for ticker, ours, _ in mismatched:
+        _repair_fills(client, con, ticker, ours, now)
+    ledger = _rebuild(con, EXCHANGE)
+    remaining = position_mismatches(net_contracts(ledger.open_lots), exchange_net)
+    if remaining:
+        lots = [lot for lot in ledger.open_lots if lot.ticker not in {t for t, _, _ in remaining}]
+        lots += [_exchange_lot(theirs[t], now) for t, _, _ in remaining if t in theirs]
+        replace_positions(con, EXCHANGE, lots, source="exchange")
+        for ticker, ours, exchange in remaining:
+            log_reconciliation(
+                con, at=now, execution=EXCHANGE, kind="position", ticker=ticker,
+                local_value=str(ours), exchange_value=str(exchange),
+                action="adopted the exchange position",
+            )  # fmt: skip
+    return len(mismatched), ledger
+
+
+def _repair_fills(
+    client: KalshiClient, con: duckdb.DuckDBPyConnection, ticker: str, ours: int, now: datetime
+) -> None:
+    exchange_fills = complete_fees(con, client.fills(ticker=ticker))
+    known = {fill.fill_id for fill in exchange_fills}
+    dropped = drop_unknown_fills(con, EXCHANGE, ticker, known)
+    added = append_fills(con, exchange_fills, EXCHANGE)
+    if dropped or added:
         log_reconciliation(
-            con, at=now, execution=EXCHANGE, kind="position", ticker=ticker,
-            local_value=str(local.get(ticker, 0)), exchange_value=str(theirs),
-            action="adopted the exchange position",
+            con, at=now, execution=EXCHANGE, kind="fills", ticker=ticker,
+            local_value=str(ours), exchange_value=f"{len(known)} fills",
+            action=f"dropped {len(dropped)} unknown fill(s), added {added} missing",
         )  # fmt: skip
-    if corrections:
-        replace_positions(con, EXCHANGE, corrected_lots, source="exchange")
-    return corrections
-
-
-def _net_contracts(lots: list[Lot]) -> dict[str, int]:
-    net: dict[str, int] = defaultdict(int)
-    for lot in lots:
-        net[lot.ticker] += lot.contracts if lot.side == "yes" else -lot.contracts
-    return {ticker: contracts for ticker, contracts in net.items() if contracts}
 
 
 def _exchange_lot(position: MarketPosition, now: datetime) -> Lot:

@@ -28,6 +28,7 @@ from flb_pipeline.settings import DEFAULT_DB_PATH
 from flb_pipeline.store import Store
 
 KEY_ID_ENV = "KALSHI_API_KEY_ID"
+CONTROL_JOBS = frozenset({"halt_job", "resume_job"})
 PRIVATE_KEY_ENV = "KALSHI_PRIVATE_KEY_PATH"
 LIVE_TRADING_ENV = "FLB_LIVE_TRADING"
 
@@ -44,6 +45,11 @@ class StoreResource(dg.ConfigurableResource):
 
     @contextmanager
     def yield_for_execution(self, context: dg.InitResourceContext) -> Iterator["StoreResource"]:
+        """Hold the database for the run, except in the manual-control jobs: a halt must
+        never queue behind a lock."""
+        if context.run is not None and context.run.job_name in CONTROL_JOBS:
+            yield self
+            return
         with self.store().held_open():
             yield self
 
@@ -85,6 +91,7 @@ class ExchangeResource(dg.ConfigurableResource):
         return resolve_trading_mode(
             self.exchange,
             self.execution,
+            base_url=self.base_url,
             live_trading=os.environ.get(LIVE_TRADING_ENV),
             has_key_id=bool(os.environ.get(KEY_ID_ENV)),
             has_private_key=_readable(os.environ.get(PRIVATE_KEY_ENV)),

@@ -101,7 +101,7 @@ class SettledPage:
 
 
 class OrderNotPlaced(ExchangeError):
-    """The POST failed and a lookup by client_order_id proved the order is not at the exchange."""
+    """Every attempt was refused before processing (429) and the lookup shows no order."""
 
     error_class = "order_not_placed"
 
@@ -204,15 +204,16 @@ class KalshiClient:
             self._record_invalid("/markets", invalid)
             yield SettledPage(markets, invalid)
 
-    def market_statuses(self, tickers: list[str]) -> dict[str, tuple[str, str]]:
-        """ticker -> (status, result) for specific markets, 100 tickers per call."""
-        statuses: dict[str, tuple[str, str]] = {}
+    def market_statuses(self, tickers: list[str]) -> dict[str, tuple[str, str, datetime]]:
+        """ticker -> (status, result, close_time) for specific markets, 100 per call."""
+        statuses: dict[str, tuple[str, str, datetime]] = {}
         for first in range(0, len(tickers), CANDLESTICK_BATCH):
             batch = ",".join(tickers[first : first + CANDLESTICK_BATCH])
             for body in self._pages("/markets", {"tickers": batch, "limit": 1000}):
                 parsed, invalid = schema.each(body.get("markets"), schema.market_status, "markets")
                 self._raise_invalid("/markets", invalid)
-                statuses.update({ticker: (status, result) for ticker, status, result in parsed})
+                for ticker, status, result, close_time in parsed:
+                    statuses[ticker] = (status, result, close_time)
         return statuses
 
     def candlesticks(
@@ -257,11 +258,13 @@ class KalshiClient:
             positions.extend(parsed)
         return positions
 
-    def fills(self, *, min_ts: int | None = None) -> list[Fill]:
-        return self._collect("/portfolio/fills", "fills", schema.fill, min_ts)
+    def fills(self, *, min_ts: int | None = None, ticker: str | None = None) -> list[Fill]:
+        return self._collect("/portfolio/fills", "fills", schema.fill, min_ts, ticker)
 
     def settlements(self, *, min_ts: int | None = None) -> list[Settlement]:
-        return self._collect("/portfolio/settlements", "settlements", schema.settlement, min_ts)
+        return self._collect(
+            "/portfolio/settlements", "settlements", schema.settlement, min_ts, None
+        )
 
     def orders(self, *, ticker: str | None = None) -> list[ExchangeOrder]:
         orders: list[ExchangeOrder] = []
@@ -281,9 +284,11 @@ class KalshiClient:
     def create_order(self, intent: OrderIntent) -> ExchangeOrder:
         """Send a limit order; retried only with the same client_order_id.
 
-        Raises `RequestRejected` with the exchange's reason, `OrderNotPlaced` when a failed
-        POST provably left nothing at the exchange, `OrderOutcomeUnknown` when even the
-        lookup by client_order_id fails.
+        Raises `RequestRejected` with the exchange's reason, `OrderNotPlaced` when the
+        exchange answered every attempt with 429 (refused before processing), and
+        `OrderOutcomeUnknown` when the order may or may not be there: a lookup that finds
+        nothing right after a timeout or a 5xx proves nothing, since the exchange may still
+        process the request. Unknown orders are resolved later by client_order_id.
         """
         try:
             body = self._request("POST", "/portfolio/orders", json_body=_order_body(intent))
@@ -305,22 +310,27 @@ class KalshiClient:
     # -- plumbing ------------------------------------------------------------------------
 
     def _resolve_order(self, intent: OrderIntent, cause: ExchangeError) -> ExchangeOrder:
+        label = f"order {intent.client_order_id} on {intent.ticker}"
         try:
             found = self.find_order(intent.client_order_id, intent.ticker)
         except ExchangeError as lookup_failure:
             raise OrderOutcomeUnknown(
-                f"order {intent.client_order_id} on {intent.ticker}: POST failed ({cause}) and "
-                f"the lookup failed ({lookup_failure})"
+                f"{label}: POST failed ({cause}) and the lookup failed ({lookup_failure})"
             ) from cause
-        if found is None:
-            raise OrderNotPlaced(
-                f"order {intent.client_order_id} on {intent.ticker} is not at the exchange: {cause}"
-            ) from cause
-        return found
+        if found is not None:
+            return found
+        if isinstance(cause, RateLimited):
+            raise OrderNotPlaced(f"{label} was refused with 429 on every attempt") from cause
+        raise OrderOutcomeUnknown(
+            f"{label}: POST failed ({cause}) and the exchange does not show it yet"
+        ) from cause
 
-    def _collect(self, path: str, field_name: str, parse: Any, min_ts: int | None) -> list[Any]:
+    def _collect(
+        self, path: str, field_name: str, parse: Any, min_ts: int | None, ticker: str | None
+    ) -> list[Any]:
         items: list[Any] = []
-        for body in self._pages(path, _clean({"min_ts": min_ts, "limit": 1000})):
+        params = _clean({"min_ts": min_ts, "ticker": ticker, "limit": 1000})
+        for body in self._pages(path, params):
             parsed, invalid = schema.each(body.get(field_name), parse, field_name)
             self._raise_invalid(path, invalid)
             items.extend(parsed)

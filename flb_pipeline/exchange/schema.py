@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
-from decimal import Decimal, InvalidOperation
+from decimal import ROUND_DOWN, Decimal, InvalidOperation
 from typing import Any, TypeVar, cast
 
 from flb_pipeline.core.records import (
@@ -36,6 +36,7 @@ from flb_pipeline.exchange.errors import SchemaError
 Json = Mapping[str, Any]
 T = TypeVar("T")
 CENTS_PER_DOLLAR = Decimal(100)
+DOLLAR_PLACES = Decimal("0.0001")
 
 
 def required(obj: Json, field: str) -> Any:
@@ -67,14 +68,22 @@ def decimal(value: Any, field: str) -> Decimal:
 
 
 def dollars(obj: Json, field: str, *, required_field: bool = True) -> Decimal | None:
-    """A price or amount: `<field>_dollars` if given, else `<field>` in integer cents."""
+    """A price or amount: `<field>_dollars` if given, else `<field>` in integer cents.
+
+    Kalshi's fixed-point strings carry at most four decimals; anything finer is refused here
+    rather than rounded silently further down.
+    """
     if obj.get(f"{field}_dollars") is not None:
-        return decimal(obj[f"{field}_dollars"], f"{field}_dollars")
-    if obj.get(field) is not None:
-        return decimal(obj[field], field) / CENTS_PER_DOLLAR
-    if required_field:
+        amount = decimal(obj[f"{field}_dollars"], f"{field}_dollars")
+    elif obj.get(field) is not None:
+        amount = decimal(obj[field], field) / CENTS_PER_DOLLAR
+    elif required_field:
         raise SchemaError(f"missing required field {field!r} (or {field}_dollars)")
-    return None
+    else:
+        return None
+    if amount != amount.quantize(DOLLAR_PLACES, rounding=ROUND_DOWN):
+        raise SchemaError(f"field {field!r} has more than four decimals: {amount}")
+    return amount
 
 
 def count(obj: Json, field: str) -> int:
@@ -138,12 +147,13 @@ def settled_market(obj: Json) -> SettledMarket:
     )
 
 
-def market_status(obj: Json) -> tuple[str, str, str]:
-    """(ticker, status, result); result is "" until the market is determined."""
+def market_status(obj: Json) -> tuple[str, str, str, datetime]:
+    """(ticker, status, result, close_time); result is "" until the market is determined."""
     return (
         str(required(obj, "ticker")),
         str(required(obj, "status")),
         str(obj.get("result") or ""),
+        timestamp(required(obj, "close_time"), "close_time"),
     )
 
 
@@ -284,7 +294,7 @@ def exchange_order(obj: Json) -> ExchangeOrder:
 
 def fill(obj: Json) -> Fill:
     side = _side(obj)
-    fee = obj.get("fee_cost")
+    fee = obj.get("fee_cost")  # not every API version reports it: None is filled in later
     created = obj.get("created_time") or obj.get("ts")
     return Fill(
         fill_id=str(required(obj, "fill_id")),
@@ -295,7 +305,7 @@ def fill(obj: Json) -> Fill:
         action=_action(obj),
         contracts=count(obj, "count"),
         price=_side_price(obj, f"{side}_price", f"{side}_price_fixed"),
-        fee=decimal(fee, "fee_cost") if fee is not None else Decimal(0),
+        fee=decimal(fee, "fee_cost") if fee is not None else None,
         is_taker=bool(obj.get("is_taker", True)),
         created_time=timestamp(required({"created_time": created}, "created_time"), "created_time"),
     )

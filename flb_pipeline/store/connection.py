@@ -41,6 +41,11 @@ class Store:
     def __repr__(self) -> str:
         return f"Store({str(self.path)!r})"
 
+    @property
+    def halt_flag(self) -> Path:
+        """Where the manual halt flag of this database lives (see `store.halt`)."""
+        return self.path.parent / "HALT.json"
+
     @contextmanager
     def connect(self) -> Iterator[duckdb.DuckDBPyConnection]:
         """A connection for one unit of work, in autocommit: each statement lands on its own,

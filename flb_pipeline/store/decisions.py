@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from flb_pipeline.core.strategy import Candidate, StrategyThresholds
-from flb_pipeline.store.bulk import append, exact_frame, money, prices, timestamps
+from flb_pipeline.store.bulk import append, exact_frame, money, prices, timestamps, transaction
 
 
 def save_groups(
@@ -115,9 +115,25 @@ def save_candidates(
     model_id: str,
     thresholds_id: str,
     decided_at: datetime,
-    quote_ts: Mapping[str, datetime],
+    quote_ts: Mapping[str, datetime | None],
 ) -> int:
+    """The cycle's candidates, replacing any from an earlier attempt at the same scan (a
+    retried or re-executed run), in one transaction."""
     c = candidates
+    with transaction(con):
+        con.execute("DELETE FROM trade_candidates WHERE scan_id = ?", [scan_id])
+        return _append_candidates(con, scan_id, c, model_id, thresholds_id, decided_at, quote_ts)
+
+
+def _append_candidates(
+    con: duckdb.DuckDBPyConnection,
+    scan_id: str,
+    c: list[Candidate],
+    model_id: str,
+    thresholds_id: str,
+    decided_at: datetime,
+    quote_ts: Mapping[str, datetime | None],
+) -> int:
     return append(
         con,
         "trade_candidates",

@@ -190,6 +190,18 @@ def append_fills(con: duckdb.DuckDBPyConnection, fills: list[Fill], execution: s
     return _count(con, "fills") - before
 
 
+def drop_unknown_fills(
+    con: duckdb.DuckDBPyConnection, execution: str, ticker: str, known: set[str]
+) -> list[str]:
+    """Delete our fills of `ticker` that the exchange does not list; returns their ids."""
+    rows = con.execute(
+        "DELETE FROM fills WHERE execution = ? AND ticker = ? AND NOT list_contains(?, fill_id)"
+        " RETURNING fill_id",
+        [execution, ticker, sorted(known)],
+    ).fetchall()
+    return [row[0] for row in rows]
+
+
 def load_fills(con: duckdb.DuckDBPyConnection, execution: str) -> list[Fill]:
     rows = con.execute(
         "SELECT fill_id, order_id, client_order_id, ticker, side, action, contracts, price, fee,"
@@ -414,3 +426,17 @@ def open_cost(con: duckdb.DuckDBPyConnection, execution: str) -> Decimal:
         "SELECT coalesce(sum(cost + fees), 0) FROM positions WHERE execution = ?", [execution]
     ).fetchall()
     return Decimal(row[0][0])
+
+
+def resting_orders(con: duckdb.DuckDBPyConnection, execution: str) -> pd.DataFrame:
+    """Our orders still resting at the exchange (maker style), with what is left of them."""
+    return exact_frame(
+        con,
+        """
+        SELECT client_order_id, order_id, scan_id, ticker, event_ticker, group_id, side,
+               contracts - filled_contracts AS remaining, limit_price
+        FROM orders WHERE execution = ? AND status = 'resting'
+        ORDER BY created_at, client_order_id
+        """,
+        [execution],
+    )

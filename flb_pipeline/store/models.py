@@ -27,11 +27,12 @@ def calibration_frame(con: duckdb.DuckDBPyConnection, horizon_s: float) -> pd.Da
     return con.execute(
         """
         WITH horizon AS (
-            SELECT ticker, series_ticker, category, result, close_time,
-                   close_time - to_seconds(?::DOUBLE) AS priced_at
-            FROM settled_markets WHERE result IN ('yes', 'no')
+            SELECT m.ticker, m.series_ticker, m.category, s.category AS series_category,
+                   m.result, m.close_time, m.close_time - to_seconds(?::DOUBLE) AS priced_at
+            FROM settled_markets m LEFT JOIN series s ON s.ticker = m.series_ticker
+            WHERE m.result IN ('yes', 'no')
         )
-        SELECT h.ticker, h.series_ticker, h.category, h.close_time,
+        SELECT h.ticker, h.series_ticker, h.category, h.series_category, h.close_time,
                CAST(h.result = 'yes' AS INTEGER) AS outcome,
                CAST((p.yes_bid + p.yes_ask) / 2 AS DOUBLE) AS price
         FROM horizon h ASOF JOIN settled_prices p

@@ -99,60 +99,73 @@ def verdicts_for(con: duckdb.DuckDBPyConnection, scan_id: str) -> dict[str, dict
 
 
 def recent_trade_outcomes(
-    con: duckdb.DuckDBPyConnection, limit: int
+    con: duckdb.DuckDBPyConnection, execution: str, limit: int
 ) -> list[tuple[datetime, Decimal]]:
-    """(closed_at, net P&L) of the latest closed trades, newest first."""
+    """(closed_at, net P&L) of the latest closed trades of one execution mode, newest first."""
     return con.execute(
-        "SELECT closed_at, net_pnl FROM closed_trades ORDER BY closed_at DESC, trade_id DESC"
-        " LIMIT ?",
-        [limit],
+        "SELECT closed_at, net_pnl FROM closed_trades WHERE execution = ?"
+        " ORDER BY closed_at DESC, trade_id DESC LIMIT ?",
+        [execution, limit],
     ).fetchall()
 
 
-def recent_fill_slippage(
-    con: duckdb.DuckDBPyConnection, since: datetime | None, limit: int
-) -> list[float]:
-    """Slippage (bps, buys) of our latest fills after `since`, newest first."""
-    rows = con.execute(
+def recent_fill_prices(
+    con: duckdb.DuckDBPyConnection, execution: str, since: datetime | None, limit: int
+) -> list[tuple[Decimal, Decimal]]:
+    """(fill price, decision price) of our latest buy fills after `since`, newest first."""
+    return con.execute(
         """
-        SELECT CAST((f.price - o.decision_price) / o.decision_price * 10000 AS DOUBLE)
+        SELECT f.price, o.decision_price
         FROM fills f JOIN orders o ON o.client_order_id = f.client_order_id
-        WHERE f.action = 'buy' AND (? IS NULL OR f.created_time > ?)
+        WHERE f.action = 'buy' AND f.execution = ? AND (? IS NULL OR f.created_time > ?)
         ORDER BY f.created_time DESC, f.fill_id DESC LIMIT ?
         """,
-        [since, since, limit],
+        [execution, since, since, limit],
     ).fetchall()
-    return [row[0] for row in rows]
 
 
 def fills_per_ordering_scan(
-    con: duckdb.DuckDBPyConnection, since: datetime | None, limit: int
+    con: duckdb.DuckDBPyConnection, execution: str, since: datetime | None, limit: int
 ) -> list[int]:
     """Contracts filled in each of the latest scans that sent orders, newest first."""
     rows = con.execute(
         """
         SELECT scan_id, sum(filled_contracts) FROM orders
-        WHERE status NOT IN ('pending', 'rejected', 'not_placed')
+        WHERE execution = ? AND status NOT IN ('pending', 'rejected', 'not_placed')
           AND (? IS NULL OR created_at > ?)
         GROUP BY scan_id ORDER BY max(rowid) DESC LIMIT ?
         """,
-        [since, since, limit],
+        [execution, since, since, limit],
     ).fetchall()
     return [int(row[1]) for row in rows]
 
 
-def capital_marks_between(
-    con: duckdb.DuckDBPyConnection, start: datetime, end: datetime
-) -> tuple[Decimal | None, Decimal | None]:
-    """First and last capital mark in [start, end): start-of-day capital and capital now."""
+def capital_at(con: duckdb.DuckDBPyConnection, moment: datetime, execution: str) -> Decimal | None:
+    """The latest capital mark at or before `moment`."""
+    rows = con.execute(
+        "SELECT capital FROM capital_marks WHERE execution = ? AND marked_at <= ?"
+        " ORDER BY marked_at DESC, rowid DESC LIMIT 1",
+        [execution, moment],
+    ).fetchall()
+    return rows[0][0] if rows else None
+
+
+def start_of_day_capital(
+    con: duckdb.DuckDBPyConnection, day_start: datetime, execution: str
+) -> Decimal | None:
+    """Capital as the day opened: the last mark before it, else the day's first mark."""
     rows = con.execute(
         """
-        SELECT arg_min(capital, marked_at), arg_max(capital, marked_at)
-        FROM capital_marks WHERE marked_at >= ? AND marked_at < ?
+        (SELECT capital, 0 AS rank FROM capital_marks
+         WHERE execution = ? AND marked_at < ? ORDER BY marked_at DESC, rowid DESC LIMIT 1)
+        UNION ALL
+        (SELECT capital, 1 AS rank FROM capital_marks
+         WHERE execution = ? AND marked_at >= ? ORDER BY marked_at, rowid LIMIT 1)
+        ORDER BY rank LIMIT 1
         """,
-        [start, end],
+        [execution, day_start, execution, day_start],
     ).fetchall()
-    return rows[0] if rows else (None, None)
+    return rows[0][0] if rows else None
 
 
 def latest_verdicts(con: duckdb.DuckDBPyConnection) -> list[tuple[str, bool, str]]:

@@ -86,3 +86,47 @@ def test_manual_halt_overrides_a_passing_switch_until_resumed():
     assert not halted.passed and "fed day" in halted.reason
     resume = RiskEvent(NOW, risk.MANUAL_HALT, risk.RESUME)
     assert risk.active_halt([halt, resume]) is None
+
+
+def verdict(check, passed, paused_until=None):
+    return risk.Verdict(check, passed, None, None, paused_until, "why")
+
+
+def test_transitions_trip_reset_and_extend_a_pause():
+    day1_end = NOW + timedelta(hours=9)
+    trip = risk.transition([], verdict(risk.DAILY_LOSS, False, day1_end), NOW)
+    assert trip.kind == risk.TRIP and trip.paused_until == day1_end
+    assert risk.transition([trip], verdict(risk.DAILY_LOSS, False, day1_end), NOW) is None
+    day2_end = day1_end + timedelta(days=1)
+    later = NOW + timedelta(days=1)
+    again = risk.transition([trip], verdict(risk.DAILY_LOSS, False, day2_end), later)
+    assert again.kind == risk.TRIP and again.paused_until == day2_end
+    # with the second trip recorded, the pause holds through day 2 even if P&L recovers
+    assert risk.daily_loss(D(10), D(5_000), later, LIMITS, [trip, again]).passed is False
+    reset = risk.transition([trip, again], verdict(risk.DAILY_LOSS, True), day2_end)
+    assert reset.kind == risk.RESET
+    assert risk.transition([trip, again, reset], verdict(risk.DAILY_LOSS, True), day2_end) is None
+
+
+def test_a_switch_without_pauses_trips_once_while_failing():
+    trip = risk.transition([], verdict(risk.ERROR_BURST, False), NOW)
+    assert trip.kind == risk.TRIP
+    assert risk.transition([trip], verdict(risk.ERROR_BURST, False), NOW) is None
+
+
+def test_order_gate_needs_every_switch_passed_and_fresh():
+    fresh = {name: (True, NOW) for name in risk.KILL_SWITCHES}
+    assert risk.order_gate(fresh, NOW + timedelta(seconds=5), timedelta(seconds=30)) is None
+    partial = {name: v for name, v in fresh.items() if name != risk.SLIPPAGE}
+    assert "missing checks ['slippage']" in risk.order_gate(partial, NOW, timedelta(seconds=30))
+    failing = {**fresh, risk.NO_FILLS: (False, NOW)}
+    assert "failed checks ['no_fills']" in risk.order_gate(failing, NOW, timedelta(seconds=30))
+    stale = risk.order_gate(fresh, NOW + timedelta(seconds=31), timedelta(seconds=30))
+    assert stale is not None and "31s old" in stale
+
+
+def test_exposure_limits_reports_the_figure_that_failed():
+    position = risk.exposure_limits(D(600), {"t": D(501)}, D(10_000), LIMITS)
+    assert not position.passed and (position.value, position.threshold) == (0.0501, 0.05)
+    total = risk.exposure_limits(D(2500), {"t": D(501)}, D(10_000), LIMITS)
+    assert (total.value, total.threshold) == (0.25, 0.2)

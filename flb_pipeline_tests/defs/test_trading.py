@@ -373,5 +373,10 @@ def test_reconciliation_takes_the_exchange_position_and_logs_the_correction(
         held = con.execute(
             "SELECT contracts, source FROM positions WHERE ticker = ?", [market["ticker"]]
         ).fetchall()
-    assert logged == [("position", market["ticker"], "8", "3", "adopted the exchange position")]
-    assert held == [(3, "exchange")]
+        (phantoms,) = con.execute("SELECT count(*) FROM fills WHERE fill_id = 'phantom'").fetchone()
+    assert logged == [
+        ("fills", market["ticker"], "8", "1 fills", "dropped 1 unknown fill(s), added 0 missing")
+    ]
+    assert held == [(3, "ledger")] and phantoms == 0
+    again = run_job(definitions_for(trading_sim.url, trading_db), "reconcile_job")
+    assert materialization_metadata(again, "positions")["corrections"] == 0

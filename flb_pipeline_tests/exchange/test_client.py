@@ -266,13 +266,26 @@ def test_post_timeout_is_retried_with_the_same_id_and_resolved_by_it():
     assert order.order_id == "ord-1"
 
 
-def test_failed_post_with_no_order_at_the_exchange_is_not_placed():
+def test_refused_post_with_no_order_at_the_exchange_is_not_placed():
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.method == "POST":
+            return httpx.Response(429)
+        return ok({"orders": [], "cursor": ""})
+
+    with pytest.raises(OrderNotPlaced):
+        make_client(handler, max_attempts=2).create_order(INTENT)
+
+
+def test_a_5xx_post_not_yet_visible_stays_unknown_never_not_placed():
+    """The exchange may still process a request it answered with 500: an empty lookup
+    right after is no proof, so the order stays unknown until reconciliation."""
+
     def handler(request: httpx.Request) -> httpx.Response:
         if request.method == "POST":
             return httpx.Response(503)
         return ok({"orders": [], "cursor": ""})
 
-    with pytest.raises(OrderNotPlaced):
+    with pytest.raises(OrderOutcomeUnknown, match="does not show it yet"):
         make_client(handler, max_attempts=2).create_order(INTENT)
 
 

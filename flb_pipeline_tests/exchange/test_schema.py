@@ -167,3 +167,9 @@ def test_balance_and_settlement_in_cents():
         }
     )
     assert settlement.revenue == D("10") and settlement.yes_total_cost == D("9")
+
+
+def test_prices_finer_than_four_decimals_are_refused_not_rounded():
+    with pytest.raises(SchemaError, match="more than four decimals"):
+        schema.market_quote(market_json(yes_bid_dollars="0.88505"))
+    assert schema.market_quote(market_json(yes_bid_dollars="0.8850")).yes_bid == D("0.885")

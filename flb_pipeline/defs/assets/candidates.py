@@ -7,7 +7,7 @@ them, best edge first.
 """
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import Decimal
 
 import dagster as dg
@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from flb_pipeline.core.calibration import WinProbabilityModel
+from flb_pipeline.core.families import market_family
 from flb_pipeline.core.fees import FeeSchedule
 from flb_pipeline.core.modes import TradingMode
 from flb_pipeline.core.records import MarketQuote, SeriesInfo, Side
@@ -26,11 +27,11 @@ from flb_pipeline.core.strategy import (
     Opportunity,
     StrategyThresholds,
     exclusion_counts,
+    rank,
     screen_market,
     size_candidates,
     yes_mid,
 )
-from flb_pipeline.defs.assets.decisions import market_family
 from flb_pipeline.defs.assets.model import win_probability_model
 from flb_pipeline.defs.exposure import exposure_book
 from flb_pipeline.defs.reconcile import ReconcileSummary, reconcile
@@ -154,14 +155,14 @@ def _decide(
         found, excluded = screen_market(market, cycle.thresholds, cycle.capital, cycle.now)
         opportunities.extend(found)
         exclusions.extend(excluded)
-    ranked = sorted(opportunities, key=lambda o: -o.screening_edge)
+    ranked = sorted(opportunities, key=rank)
     limit = cycle.trading.max_orders_per_cycle
     chosen = ranked[:limit]
     exclusions.extend(
         Exclusion(o.context.quote.ticker, o.side, BEYOND_CYCLE_LIMIT) for o in ranked[limit:]
     )
     depth = _book_depth(client, con, cycle, chosen)
-    _learn_events(client, con, cycle.mode.execution, chosen)
+    _learn_events(client, con, cycle, chosen)
     book = exposure_book(con, cycle.mode.execution, groups)
     candidates, trimmed, _ = size_candidates(
         chosen, book, cycle.capital, cycle.risk.caps(), cycle.thresholds, depth
@@ -171,7 +172,7 @@ def _decide(
     save_candidates(
         con, cycle.scan_id, candidates, model_id=cycle.model.model_id,
         thresholds_id=thresholds_id, decided_at=cycle.now,
-        quote_ts={q.ticker: q.quote_ts or cycle.now for q in quotes},
+        quote_ts={q.ticker: q.quote_ts for q in quotes},
     )  # fmt: skip
     save_exclusions(con, cycle.scan_id, counts)
     return Decision(candidates, counts, len(quotes), len(opportunities))
@@ -185,7 +186,9 @@ def market_contexts(
     model: WinProbabilityModel,
 ) -> list[MarketContext]:
     """Each quote with its family, group, fee schedule and calibrated YES probability."""
-    families = [market_family(q.category, series.get(q.series_ticker)) for q in quotes]
+    families = [
+        market_family(q.category, _series_category(series, q.series_ticker)) for q in quotes
+    ]
     mids = [yes_mid(q) for q in quotes]
     prices = np.array([float(m) if m is not None else 0.5 for m in mids])
     q_yes, tradeable = model.assess(prices, families)
@@ -202,19 +205,25 @@ def market_contexts(
     ]
 
 
+def _series_category(series: dict[str, SeriesInfo], ticker: str) -> str | None:
+    info = series.get(ticker)
+    return info.category if info else None
+
+
 def _learn_events(
     client: KalshiClient,
     con: duckdb.DuckDBPyConnection,
-    execution: str,
+    cycle: Cycle,
     chosen: list[Opportunity],
 ) -> None:
     """Which events of the orders we may send and the lots we hold are mutually exclusive:
     worst-case exposure depends on it. Only these few are fetched, one by one."""
     tickers = {o.context.quote.event_ticker for o in chosen}
-    tickers |= {event for event in open_holdings(con, execution)["event_ticker"] if event}
+    held = open_holdings(con, cycle.mode.execution)["event_ticker"]
+    tickers |= {event for event in held if event}
     unknown = unknown_events(con, sorted(tickers))
     if unknown:
-        upsert_events(con, [client.event(ticker) for ticker in unknown], datetime.now(UTC))
+        upsert_events(con, [client.event(ticker) for ticker in unknown], cycle.now)
 
 
 def _book_depth(

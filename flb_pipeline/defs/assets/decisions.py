@@ -7,7 +7,7 @@ from decimal import Decimal
 import dagster as dg
 import pandas as pd
 
-from flb_pipeline.core.families import family_of, heuristic_group_key
+from flb_pipeline.core.families import heuristic_group_key, market_family
 from flb_pipeline.core.grouping import (
     GroupingMarket,
     PriceHistory,
@@ -86,16 +86,11 @@ def grouping_markets(
     markets = []
     for ticker, event_ticker, series_ticker, category in rows:
         info = series.get(series_ticker)
-        family = market_family(category, info)
+        family = market_family(category, info.category if info else None)
         tags = info.tags if info else ()
         key = heuristic_group_key(family, series_ticker, tags)
         markets.append(GroupingMarket(ticker, event_ticker, series_ticker, family, key))
     return markets
-
-
-def market_family(market_category: str, series: SeriesInfo | None) -> str:
-    """The series' category when we know the series, else the market's own."""
-    return family_of(series.category if series and series.category else market_category)
 
 
 class ThresholdsConfig(dg.Config):

@@ -19,8 +19,13 @@ from flb_pipeline.core.execution import order_intent, paper_fills, paper_order_i
 from flb_pipeline.core.fees import FeeSchedule
 from flb_pipeline.core.modes import TradingMode
 from flb_pipeline.core.records import OrderIntent
-from flb_pipeline.core.risk import KILL_SWITCHES
-from flb_pipeline.defs.reconcile import EXCHANGE, resolve_unknown_orders
+from flb_pipeline.core.risk import order_gate
+from flb_pipeline.defs.reconcile import (
+    EXCHANGE,
+    cancel_stale_orders,
+    complete_fees,
+    resolve_unknown_orders,
+)
 from flb_pipeline.defs.resources import (
     ClockResource,
     ExchangeResource,
@@ -55,6 +60,14 @@ ORDER_COLUMNS = (
 
 @dataclass
 class Submission:
+    """One cycle's order sending: where orders go, what is known, and what happened."""
+
+    client: KalshiClient
+    con: duckdb.DuckDBPyConnection
+    mode: TradingMode
+    scan_id: str
+    checks: dict[str, dict[str, Any]]
+    trading: TradingResource
     sent: int = 0
     already_recorded: int = 0
     rejected: dict[str, int] = field(default_factory=dict)
@@ -84,15 +97,16 @@ def order_submissions(
     ):
         if mode.execution == EXCHANGE:
             resolve_unknown_orders(client, con, started)
+            cancel_stale_orders(client, con, scan_id, started)
         checks = _passed_checks_or_fail(context, con, scan_id, started, risk)
-        submission = Submission()
+        submission = Submission(client, con, mode, scan_id, checks, trading)
         for candidate in candidates_frame(con, scan_id).itertuples():
-            _submit(client, con, mode, scan_id, candidate, checks, trading, clock.now(), submission)
+            _submit(submission, candidate, clock.now())
         if mode.execution == EXCHANGE:
             since = int((started - timedelta(minutes=1)).timestamp())
-            append_fills(con, client.fills(min_ts=since), EXCHANGE)
+            append_fills(con, complete_fees(con, client.fills(min_ts=since)), EXCHANGE)
         orders = orders_frame(con, scan_id)
-    return dg.MaterializeResult(metadata=_order_metadata(scan_id, mode, submission, orders))
+    return dg.MaterializeResult(metadata=_order_metadata(submission, orders))
 
 
 def _passed_checks_or_fail(
@@ -102,67 +116,43 @@ def _passed_checks_or_fail(
     now: datetime,
     risk: RiskResource,
 ) -> dict[str, dict[str, Any]]:
-    """Defence in depth behind the blocking checks: every switch must have passed on this
-    very cycle, recently. Materialising this asset on its own never sends stale orders."""
+    """Materialising this asset on its own never sends orders its cycle did not clear."""
     checks = verdicts_for(con, scan_id)
-    missing = sorted(set(KILL_SWITCHES) - set(checks))
-    failed = sorted(name for name, verdict in checks.items() if not verdict["passed"])
-    evaluated = [v["evaluated_at"] for v in checks.values()]
-    too_old = bool(evaluated) and now - min(evaluated) > timedelta(
-        seconds=2 * risk.max_quote_age_seconds
-    )
-    if missing or failed or too_old:
-        problem = (
-            f"missing checks {missing}" if missing
-            else f"failed checks {failed}" if failed
-            else "checks are older than the quotes may be"
-        )  # fmt: skip
+    verdicts = {name: (v["passed"], v["evaluated_at"]) for name, v in checks.items()}
+    problem = order_gate(verdicts, now, timedelta(seconds=risk.max_quote_age_seconds))
+    if problem:
         message = f"refusing to send orders for scan {scan_id}: {problem}"
         context.log.error(message)
         raise dg.Failure(description=message)
     return checks
 
 
-def _submit(
-    client: KalshiClient,
-    con: duckdb.DuckDBPyConnection,
-    mode: TradingMode,
-    scan_id: str,
-    candidate: pd.Series,
-    checks: dict[str, dict[str, Any]],
-    trading: TradingResource,
-    now: datetime,
-    submission: Submission,
-) -> None:
+def _submit(submission: Submission, candidate: pd.Series, now: datetime) -> None:
+    trading = submission.trading
     intent = order_intent(
-        scan_id, candidate.ticker, candidate.side, int(candidate.contracts),
+        submission.scan_id, candidate.ticker, candidate.side, int(candidate.contracts),
         Decimal(candidate.price), style=trading.order_style,
         limit_slippage_cents=trading.limit_slippage_cents,
     )  # fmt: skip
-    record = _order_record(intent, mode, scan_id, candidate, checks)
-    if not record_order_intent(con, record, now):
+    con = submission.con
+    on_exchange = submission.mode.execution == EXCHANGE
+    if not record_order_intent(con, _order_record(intent, submission, candidate), now):
         submission.already_recorded += 1
-        if order_status(con, intent.client_order_id) in UNRESOLVED and mode.execution == EXCHANGE:
-            resolve_unknown_orders(client, con, now)
+        if on_exchange and order_status(con, intent.client_order_id) in UNRESOLVED:
+            resolve_unknown_orders(submission.client, con, now)
         return
     submission.sent += 1
-    if mode.execution == EXCHANGE:
-        _send(client, con, intent, now, submission)
+    if on_exchange:
+        _send(submission, intent, now)
     else:
-        _paper_fill(con, intent, scan_id, series_ticker_of(candidate.event_ticker), now)
+        _paper_fill(con, intent, submission.scan_id, series_ticker_of(candidate.event_ticker), now)
 
 
-def _order_record(
-    intent: OrderIntent,
-    mode: TradingMode,
-    scan_id: str,
-    candidate: pd.Series,
-    checks: dict[str, dict[str, Any]],
-) -> OrderRecord:
+def _order_record(intent: OrderIntent, submission: Submission, candidate: pd.Series) -> OrderRecord:
     return OrderRecord(
         client_order_id=intent.client_order_id,
-        execution=mode.execution,
-        scan_id=scan_id,
+        execution=submission.mode.execution,
+        scan_id=submission.scan_id,
         ticker=intent.ticker,
         event_ticker=candidate.event_ticker,
         side=intent.side,
@@ -176,21 +166,15 @@ def _order_record(
         time_in_force=intent.time_in_force,
         model_id=candidate.model_id,
         thresholds_id=candidate.thresholds_id,
-        check_results=checks,
+        check_results=submission.checks,
     )
 
 
-def _send(
-    client: KalshiClient,
-    con: duckdb.DuckDBPyConnection,
-    intent: OrderIntent,
-    now: datetime,
-    submission: Submission,
-) -> None:
+def _send(submission: Submission, intent: OrderIntent, now: datetime) -> None:
     """One POST (retried only with the same id); every outcome lands on the order row."""
-    cid = intent.client_order_id
+    con, cid = submission.con, intent.client_order_id
     try:
-        order = client.create_order(intent)
+        order = submission.client.create_order(intent)
     except RequestRejected as rejected:
         update_order(con, cid, status="rejected", at=now, reject_code=rejected.code,
                      reject_reason=str(rejected))  # fmt: skip
@@ -228,13 +212,13 @@ def _paper_fill(
 
 
 def _order_metadata(
-    scan_id: str, mode: TradingMode, submission: Submission, orders: pd.DataFrame
+    submission: Submission, orders: pd.DataFrame
 ) -> dict[str, dg.MetadataValue | str]:
     ordered = int(orders["contracts"].sum()) if not orders.empty else 0
     filled = int(orders["filled_contracts"].sum()) if not orders.empty else 0
     return {
-        "scan_id": scan_id,
-        "execution": mode.execution,
+        "scan_id": submission.scan_id,
+        "execution": submission.mode.execution,
         "orders_sent": dg.MetadataValue.int(submission.sent),
         "orders_already_recorded": dg.MetadataValue.int(submission.already_recorded),
         "rejected": dg.MetadataValue.json(submission.rejected),

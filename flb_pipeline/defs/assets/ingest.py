@@ -11,7 +11,6 @@ from pydantic import Field
 from flb_pipeline.defs.resources import ClockResource, ExchangeResource, StoreResource
 from flb_pipeline.defs.session import DUCKDB_POOL, exchange_session
 from flb_pipeline.exchange.client import KalshiClient
-from flb_pipeline.exchange.errors import ExchangeError
 from flb_pipeline.store import transaction
 from flb_pipeline.store.history import (
     append_price_points,
@@ -84,10 +83,11 @@ def market_snapshots(
         begin_scan(con, scan_id, started_at)
         try:
             _scan(client, con, config, scan_id, tally, started_at)
-        except ExchangeError as error:
+        except Exception as error:
             finish_scan(
                 con, scan_id, status=SCAN_FAILED, finished_at=clock.now(), pages=tally.pages,
-                invalid_records=tally.invalid, latency_ms=_ms_since(started), error=str(error),
+                invalid_records=tally.invalid, latency_ms=_ms_since(started),
+                error=f"{type(error).__name__}: {error}",
             )  # fmt: skip
             context.log.error(
                 f"scan {scan_id} stopped after {tally.pages} page(s); "

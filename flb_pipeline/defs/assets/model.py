@@ -23,7 +23,7 @@ from flb_pipeline.core.calibration import (
     prior_from_reference,
     time_split,
 )
-from flb_pipeline.core.families import family_of
+from flb_pipeline.core.families import market_family
 from flb_pipeline.defs.assets.ingest import settled_history
 from flb_pipeline.defs.resources import ClockResource, ReportsResource, StoreResource
 from flb_pipeline.defs.session import DUCKDB_POOL
@@ -107,9 +107,20 @@ def _sample(frame: pd.DataFrame) -> CalibrationSample:
     return CalibrationSample(
         price=frame["price"].to_numpy(dtype=float),
         outcome=frame["outcome"].to_numpy(dtype=int),
-        family=np.array([family_of(c or "") for c in frame["category"]], dtype=object),
+        family=np.array(
+            [
+                market_family(_text(market), _text(series))
+                for market, series in zip(frame["category"], frame["series_category"], strict=True)
+            ],
+            dtype=object,
+        ),
         close_ts=frame["close_time"].map(pd.Timestamp.timestamp).to_numpy(dtype=float),
     )
+
+
+def _text(value: object) -> str | None:
+    """A nullable text column's value (pandas shows SQL NULL as NaN)."""
+    return None if pd.isna(value) else str(value)
 
 
 def _model_id(fitted_at: datetime, run_id: str) -> str:
