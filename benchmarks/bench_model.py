@@ -86,7 +86,7 @@ def contexts(rng: np.random.Generator, model: WinProbabilityModel) -> list[Marke
                 "weather",
                 f"g{i % 40}",
                 FeeSchedule(),
-                model.yes_win_probability(mid, "weather"),
+                float(model.assess(np.array([mid]), ["weather"])[0][0]),
                 True,
             )
         )

@@ -447,15 +447,14 @@ class CalibrationReport:
     def is_tradeable(self, yes_price: float, family: str) -> bool:
         """Only where the model beat the price out of sample in both the price bucket and the
         family; a family absent from the test set has no evidence and is not tradeable."""
-        if not 0 <= yes_price <= 1:
-            return False
-        bucket = self.reliability[int(_bucket_index(yes_price))]
-        score = next((s for s in self.families if s.family == family), None)
-        return bucket.tradeable and score is not None and score.tradeable
+        return bool(self.tradeable_mask(np.array([yes_price]), [family])[0])
 
     def tradeable_mask(self, yes_prices: np.ndarray, families: Sequence[str]) -> np.ndarray:
-        """`is_tradeable` for many markets at once (prices must lie in [0, 1])."""
-        buckets = np.array([b.tradeable for b in self.reliability])[_bucket_index(yes_prices)]
+        """`is_tradeable` for many markets at once; a price outside [0, 1] (or NaN) never is."""
+        prices = np.asarray(yes_prices, dtype=float)
+        valid = (prices >= 0) & (prices <= 1)
+        index = _bucket_index(np.where(valid, prices, 0.0))
+        buckets = np.array([b.tradeable for b in self.reliability])[index] & valid
         tradeable_families = {s.family for s in self.families if s.tradeable}
         return buckets & np.array([f in tradeable_families for f in families], dtype=bool)
 
@@ -593,15 +592,6 @@ class WinProbabilityModel:
     def cold_start(self) -> bool:
         """No history of our own yet: the published prior, never tradeable."""
         return self.fit.n_train == 0
-
-    def yes_win_probability(self, yes_price: float, family: str) -> float | None:
-        """None for a family the model never saw (unless it is the prior alone)."""
-        if not self.cold_start and family not in self.fit.family_offsets:
-            return None
-        return float(win_probability(self.fit, yes_price, family))
-
-    def is_tradeable(self, yes_price: float, family: str) -> bool:
-        return self.report is not None and self.report.is_tradeable(yes_price, family)
 
     def assess(
         self, yes_prices: np.ndarray, families: Sequence[str]

@@ -115,11 +115,6 @@ def order_cost(schedule: FeeSchedule, contracts: int, price: Decimal) -> Decimal
     return contracts * price + schedule.taker_fee(contracts, price)
 
 
-def effective_price(schedule: FeeSchedule, contracts: int, price: Decimal) -> Decimal:
-    """Price per contract including its share of the rounded order fee."""
-    return order_cost(schedule, contracts, price) / contracts
-
-
 def kelly_fraction(win_probability: float, price: float) -> float:
     """Full-Kelly fraction of capital for a $1 binary bought at `price`: (q - p) / (1 - p)."""
     if price >= 1:

@@ -86,6 +86,13 @@ def dollars(obj: Json, field: str, *, required_field: bool = True) -> Decimal | 
     return amount
 
 
+def required_dollars(obj: Json, field: str) -> Decimal:
+    amount = dollars(obj, field)
+    if amount is None:
+        raise SchemaError(f"missing required field {field!r} (or {field}_dollars)")
+    return amount
+
+
 def count(obj: Json, field: str) -> int:
     """A contract count: `<field>_fp` if given (must be whole here), else `<field>`."""
     raw = obj.get(f"{field}_fp", obj.get(field))
@@ -236,9 +243,8 @@ def price_points(ticker: str, candlesticks: list[Json]) -> list[PricePoint]:
 
 
 def balance(body: Json) -> Balance:
-    cash = dollars(body, "balance")
+    cash = required_dollars(body, "balance")
     value = dollars(body, "portfolio_value", required_field=False)
-    assert cash is not None
     return Balance(balance=cash, portfolio_value=value if value is not None else cash)
 
 
@@ -246,9 +252,9 @@ def market_position(obj: Json) -> MarketPosition:
     return MarketPosition(
         ticker=str(required(obj, "ticker")),
         position=count(obj, "position"),
-        market_exposure=dollars(obj, "market_exposure") or Decimal(0),
-        realized_pnl=dollars(obj, "realized_pnl") or Decimal(0),
-        fees_paid=dollars(obj, "fees_paid") or Decimal(0),
+        market_exposure=required_dollars(obj, "market_exposure"),
+        realized_pnl=required_dollars(obj, "realized_pnl"),
+        fees_paid=required_dollars(obj, "fees_paid"),
     )
 
 
@@ -274,7 +280,7 @@ def _action(obj: Json) -> Action:
 
 def exchange_order(obj: Json) -> ExchangeOrder:
     side = _side(obj)
-    fees = (dollars(obj, "taker_fees") or Decimal(0)) + (dollars(obj, "maker_fees") or Decimal(0))
+    fees = required_dollars(obj, "taker_fees") + required_dollars(obj, "maker_fees")
     created = obj.get("created_time")
     return ExchangeOrder(
         order_id=str(required(obj, "order_id")),
@@ -318,9 +324,9 @@ def settlement(obj: Json) -> Settlement:
         result=str(required(obj, "market_result")),
         yes_contracts=count(obj, "yes_count"),
         no_contracts=count(obj, "no_count"),
-        yes_total_cost=dollars(obj, "yes_total_cost") or Decimal(0),
-        no_total_cost=dollars(obj, "no_total_cost") or Decimal(0),
-        revenue=dollars(obj, "revenue") or Decimal(0),
+        yes_total_cost=required_dollars(obj, "yes_total_cost"),
+        no_total_cost=required_dollars(obj, "no_total_cost"),
+        revenue=required_dollars(obj, "revenue"),
         settled_time=timestamp(required(obj, "settled_time"), "settled_time"),
     )
 

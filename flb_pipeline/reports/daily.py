@@ -13,7 +13,6 @@ from typing import Any
 from flb_pipeline.reports import plots
 from flb_pipeline.reports.exports import jsonable, write_json
 
-PLOTS = ("cumulative_pnl", "pnl_by_bucket", "outcome_reliability", "slippage")
 BUCKET_HEADER = ["bucket", "trades", "win rate", "predicted", "gross bps", "net bps", "net P&L"]
 ATTRIBUTION_HEADER = ["key", "trades", "net P&L", "net bps"]
 
@@ -110,9 +109,7 @@ def render_markdown(document: dict[str, Any], picture_names: dict[str, str]) -> 
     lines += _md_table(BUCKET_HEADER, bucket_rows(document))
     for key in ("family", "group"):
         lines += ["", f"## Attribution by {key}", ""]
-        lines += _md_table(
-            ["key", "trades", "net P&L", "net bps"], _attribution_rows(document, key)
-        )
+        lines += _md_table(ATTRIBUTION_HEADER, _attribution_rows(document, key))
     lines += ["", "## Kill switches at the end of the day", ""]
     lines += _md_table(["switch", "passed", "reason"], _switch_rows(document))
     lines += ["", "## Plots", ""]

@@ -31,12 +31,3 @@ def errors_since(con: duckdb.DuckDBPyConnection, since: datetime) -> int:
         "SELECT count(*) FROM api_calls WHERE error_class IS NOT NULL AND called_at >= ?", [since]
     ).fetchone()
     return int(row[0]) if row else 0
-
-
-def error_classes_since(con: duckdb.DuckDBPyConnection, since: datetime) -> dict[str, int]:
-    rows = con.execute(
-        "SELECT error_class, count(*) FROM api_calls"
-        " WHERE error_class IS NOT NULL AND called_at >= ? GROUP BY error_class ORDER BY 1",
-        [since],
-    ).fetchall()
-    return {str(name): int(n) for name, n in rows}

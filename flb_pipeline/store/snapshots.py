@@ -6,7 +6,6 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import duckdb
-import pandas as pd
 
 from flb_pipeline.core.records import MarketQuote
 from flb_pipeline.store.bulk import append, prices, timestamps
@@ -102,13 +101,6 @@ def scan_summary(con: duckdb.DuckDBPyConnection, scan_id: str) -> ScanSummary:
     if row is None:
         raise KeyError(f"no scan {scan_id!r}")
     return ScanSummary(*row)
-
-
-def snapshot_frame(con: duckdb.DuckDBPyConnection, scan_id: str) -> pd.DataFrame:
-    """All rows of one scan, prices as floats (for the model; money stays in Decimal)."""
-    return con.execute(
-        "SELECT * FROM market_snapshots WHERE scan_id = ? ORDER BY ticker", [scan_id]
-    ).df()
 
 
 def crossed_books(con: duckdb.DuckDBPyConnection, scan_id: str) -> list[str]:

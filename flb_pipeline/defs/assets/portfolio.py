@@ -66,11 +66,7 @@ def positions(
             "new_settlements": dg.MetadataValue.int(summary.new_settlements),
             "corrections": dg.MetadataValue.int(summary.corrections),
             "new_closed_trades": dg.MetadataValue.int(len(summary.new_closed_trades)),
-            "positions": dg.MetadataValue.md(
-                markdown_table(
-                    open_lots.head(20), ["ticker", "side", "contracts", "cost", "fees", "group_id"]
-                )
-            ),
+            "positions": dg.MetadataValue.md(markdown_table(open_lots.head(20), POSITION_COLUMNS)),
         }
     )
 
@@ -105,11 +101,6 @@ def closed_trades(
             "trade_log": dg.MetadataValue.path(str(log_path.resolve())),
             "trade_log_appended": dg.MetadataValue.int(update.appended),
             "trade_log_rebuilt": dg.MetadataValue.bool(update.rebuilt),
-            "latest": dg.MetadataValue.md(
-                markdown_table(
-                    trades.tail(15),
-                    ["ticker", "side", "contracts", "entry_price", "result", "net_pnl"],
-                )
-            ),
+            "latest": dg.MetadataValue.md(markdown_table(trades.tail(15), TRADE_COLUMNS)),
         }
     )

@@ -2,6 +2,7 @@
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from flb_pipeline.exchange.simulator import SimulatorServer
@@ -47,7 +48,8 @@ def test_cold_start_uses_the_published_prior_and_says_so(simulator, db_path):
     with Store(db_path).connect() as con:
         model = latest_model(con)
     assert model is not None and model.cold_start
-    assert not model.is_tradeable(0.9, "weather")
+    q, tradeable = model.assess(np.array([0.9]), ["weather"])
+    assert 0.9 < q[0] < 1 and not tradeable[0]
 
 
 def test_models_are_versioned_and_a_failed_fit_keeps_the_previous(trading_sim, trading_db):
