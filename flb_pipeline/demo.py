@@ -20,8 +20,8 @@ from zoneinfo import ZoneInfo
 
 import dagster as dg
 
+from flb_pipeline.core.calendar import TRADING_TIMEZONE
 from flb_pipeline.definitions import build_definitions
-from flb_pipeline.defs.assets.summary import TRADING_TIMEZONE
 from flb_pipeline.exchange.embedded import advance_simulator_clock
 from flb_pipeline.exchange.simulator import SimConfig, SimulatorServer
 from flb_pipeline.operations import dagster_home, print_daily_summary

@@ -8,13 +8,12 @@ import runpy
 import shutil
 import subprocess
 import sys
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
+from flb_pipeline.core.calendar import TRADING_TIMEZONE, trading_day_window
 from flb_pipeline.core.modes import default_execution
 from flb_pipeline.defs import control
-from flb_pipeline.defs.assets.summary import TRADING_TIMEZONE
 from flb_pipeline.defs.daily_summary import build_daily_summary
 from flb_pipeline.exchange.embedded import simulator_now
 from flb_pipeline.exchange.simulator import FaultConfig, SimConfig, serve_forever
@@ -112,10 +111,10 @@ def report(args: argparse.Namespace) -> int:
 
 
 def print_daily_summary(store: Store, day: date, execution: str) -> None:
-    start = datetime.combine(day, time(0), ZoneInfo(TRADING_TIMEZONE))
+    start, end = trading_day_window(day)
     with store.connect() as con:
         summary = build_daily_summary(
-            con, day=day.isoformat(), start=start, end=start + timedelta(days=1),
+            con, day=day.isoformat(), start=start, end=end,
             execution=execution, timezone=TRADING_TIMEZONE,
         )  # fmt: skip
     document = summary.document

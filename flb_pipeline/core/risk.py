@@ -11,9 +11,10 @@ from __future__ import annotations
 import statistics
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime, time, timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
-from zoneinfo import ZoneInfo
+
+from flb_pipeline.core.calendar import TRADING_TIMEZONE, next_trading_day
 
 DAILY_LOSS = "daily_loss"
 LOSS_STREAK = "loss_streak"
@@ -43,7 +44,7 @@ class RiskLimits:
 
     daily_loss_dollars: Decimal = Decimal(500)
     daily_loss_fraction: Decimal = Decimal("0.05")
-    trading_timezone: str = "America/New_York"
+    trading_timezone: str = TRADING_TIMEZONE
     loss_streak_length: int = 5
     loss_streak_pause: timedelta = timedelta(hours=4)
     max_median_slippage_bps: float = 50.0
@@ -79,16 +80,6 @@ class RiskEvent:
 def cannot_evaluate(check: str, why: str) -> Verdict:
     """Fail closed: a switch that cannot see its inputs never lets an order through."""
     return Verdict(check, False, None, None, None, f"cannot evaluate, failing closed: {why}")
-
-
-def trading_day_start(now: datetime, timezone: str) -> datetime:
-    """Midnight of `now`'s trading day in the exchange's time zone."""
-    zone = ZoneInfo(timezone)
-    return datetime.combine(now.astimezone(zone).date(), time(0), zone)
-
-
-def next_trading_day(now: datetime, timezone: str) -> datetime:
-    return trading_day_start(now, timezone) + timedelta(days=1)
 
 
 def _last(events: Sequence[RiskEvent], check: str, kinds: tuple[str, ...]) -> int | None:

@@ -14,7 +14,7 @@ from datetime import datetime
 from decimal import Decimal
 
 from flb_pipeline.core.fees import FeeSchedule
-from flb_pipeline.core.records import SIDES, MarketQuote, Side
+from flb_pipeline.core.records import SIDES, MarketQuote, OrderBook, Side
 from flb_pipeline.core.sizing import (
     ExposureBook,
     ExposureCaps,
@@ -37,7 +37,9 @@ class StrategyThresholds:
     min_edge: float = 0.01
     kelly_fraction: float = 0.25
     min_seconds_to_close: float = 60.0
-    max_seconds_to_close: float = 7 * 86400.0
+    # The model is fitted on prices a few minutes before close (calibration horizon);
+    # applying it days out would extrapolate, so the window stays near that horizon.
+    max_seconds_to_close: float = 1800.0
 
 
 @dataclass(frozen=True)
@@ -180,6 +182,24 @@ def size_candidates(
         capital -= request.mark_loss(sizing.contracts)
         candidates.append(outcome)
     return candidates, exclusions, book
+
+
+def depth_within_limit(
+    opportunities: Iterable[Opportunity], books: Iterable[OrderBook], slippage: Decimal
+) -> DepthMap:
+    """Contracts offered at or below each order's limit (ask plus allowed slippage).
+
+    A taker order can never fill more than this, so sizing caps its count here.
+    """
+    by_ticker = {book.ticker: book for book in books}
+    return {
+        (o.context.quote.ticker, o.side): sum(
+            level.contracts
+            for level in by_ticker[o.context.quote.ticker].asks(o.side)
+            if level.price <= o.price + slippage
+        )
+        for o in opportunities
+    }
 
 
 def rank(opportunity: Opportunity) -> tuple[float, str, str]:

@@ -16,6 +16,7 @@ import dagster as dg
 import duckdb
 
 from flb_pipeline.core import risk
+from flb_pipeline.core.calendar import trading_day_start
 from flb_pipeline.core.ledger import slippage_bps
 from flb_pipeline.core.risk import RiskEvent, RiskLimits, Verdict
 from flb_pipeline.core.sizing import ExposureBook
@@ -71,7 +72,7 @@ def _daily_loss(state: CheckState) -> Verdict:
     """Today's P&L is capital now less capital at the day's open (the last mark before
     midnight, carried forward; the day's first mark if there is none before)."""
     execution = state.require_execution()
-    day_start = risk.trading_day_start(state.now, state.limits.trading_timezone)
+    day_start = trading_day_start(state.now, state.limits.trading_timezone)
     start = start_of_day_capital(state.con, day_start, execution)
     latest = capital_at(state.con, state.now, execution)
     pnl = latest - start if start is not None and latest is not None else None

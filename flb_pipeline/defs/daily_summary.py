@@ -12,12 +12,13 @@ from typing import Any
 import duckdb
 
 from flb_pipeline.core import metrics, risk
-from flb_pipeline.core.ledger import ClosedTrade
+from flb_pipeline.core.calendar import hours_between
+from flb_pipeline.core.ledger import ClosedTrade, slippage_bps
 from flb_pipeline.store.health import (
     api_totals,
     closed_trades_between,
     endpoint_latency,
-    fill_slippage,
+    fill_prices_between,
     kill_switch_states,
     order_health,
     scan_health,
@@ -48,7 +49,10 @@ def build_daily_summary(
     timezone: str,
 ) -> DailySummary:
     trades = closed_trades_between(con, start, end, execution)
-    slippages = fill_slippage(con, start, end, execution)
+    slippages = [
+        slippage_bps(fill, decision)
+        for fill, decision in fill_prices_between(con, start, end, execution)
+    ]
     document = {
         "day": day,
         "timezone": timezone,
@@ -80,7 +84,7 @@ def _health(
     api = api_totals(con, start, end)
     scans = scan_health(con, start, end)
     orders = order_health(con, start, end, execution)
-    hours = (end - start).total_seconds() / 3600
+    hours = hours_between(start, end)
     halt = risk.active_halt([e for e in risk_events(con) if e.event_ts < end])
     return {
         "api": {

@@ -12,6 +12,7 @@ import dagster as dg
 import httpx
 from pydantic import PrivateAttr
 
+from flb_pipeline.core.calendar import TRADING_TIMEZONE
 from flb_pipeline.core.modes import TradingMode, resolve_trading_mode
 from flb_pipeline.core.risk import RiskLimits
 from flb_pipeline.core.sizing import ExposureCaps
@@ -154,7 +155,7 @@ class RiskResource(dg.ConfigurableResource):
 
     daily_loss_dollars: float = 500.0
     daily_loss_fraction: float = 0.05
-    trading_timezone: str = "America/New_York"
+    trading_timezone: str = TRADING_TIMEZONE
     loss_streak_length: int = 5
     loss_streak_pause_hours: float = 4.0
     max_median_slippage_bps: float = 50.0
@@ -193,8 +194,9 @@ class RiskResource(dg.ConfigurableResource):
 class TradingResource(dg.ConfigurableResource):
     """How decisions become orders, and the correlation-grouping knobs.
 
-    `order_style` taker sends IOC limits at the ask (plus `limit_slippage_cents`); maker rests
-    post-only GTC orders at the best bid of the side bought.
+    `order_style` taker sends IOC limits at the ask (plus `limit_slippage_cents`), sized to the
+    book depth within that limit; maker rests post-only GTC orders one cent inside the ask; the
+    next trading cycle cancels them before it sends its own, so orders never stack.
     """
 
     order_style: str = "taker"

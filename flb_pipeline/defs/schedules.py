@@ -5,7 +5,7 @@ from zoneinfo import ZoneInfo
 
 import dagster as dg
 
-from flb_pipeline.defs.assets.summary import TRADING_TIMEZONE
+from flb_pipeline.core.calendar import TRADING_TIMEZONE
 from flb_pipeline.defs.jobs import (
     calibration_job,
     daily_summary_job,
@@ -33,7 +33,7 @@ calibration_job_schedule = dg.ScheduleDefinition(
     name="calibration_job_schedule",
     job=calibration_job,
     cron_schedule="15 6 * * *",
-    execution_timezone="America/New_York",
+    execution_timezone=TRADING_TIMEZONE,
     default_status=dg.DefaultScheduleStatus.RUNNING,
     description="Refit the win-probability model every morning on the latest history.",
 )

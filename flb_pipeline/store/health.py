@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 import duckdb
@@ -84,19 +85,19 @@ def order_health(
     return row
 
 
-def fill_slippage(
+def fill_prices_between(
     con: duckdb.DuckDBPyConnection, start: datetime, end: datetime, execution: str
-) -> list[float]:
-    rows = con.execute(
+) -> list[tuple[Decimal, Decimal]]:
+    """(fill price, decision price) of our buy fills in [start, end), oldest first."""
+    return con.execute(
         """
-        SELECT CAST((f.price - o.decision_price) / o.decision_price * 10000 AS DOUBLE)
+        SELECT f.price, o.decision_price
         FROM fills f JOIN orders o ON o.client_order_id = f.client_order_id
         WHERE f.created_time >= ? AND f.created_time < ? AND f.execution = ? AND f.action = 'buy'
         ORDER BY f.created_time, f.fill_id
         """,
         [start, end, execution],
     ).fetchall()
-    return [row[0] for row in rows]
 
 
 def kill_switch_states(con: duckdb.DuckDBPyConnection, at: datetime) -> list[dict[str, Any]]:

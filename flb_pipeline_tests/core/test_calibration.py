@@ -17,6 +17,7 @@ from flb_pipeline.core.calibration import (
     CalibrationPrior,
     CalibrationSample,
     ReferencePoint,
+    WinProbabilityModel,
     clean_sample,
     cold_start_fit,
     evaluate_calibration,
@@ -383,3 +384,46 @@ def test_reports_and_fits_serialise_to_json_without_nan(biased_test_set):
     assert documents[-1]["n_test"] == 0
     assert documents[-1]["brier_model"] is None
     assert documents[-1]["families"] == []
+
+
+def test_tradeable_mask_agrees_with_is_tradeable_market_by_market(biased_test_set):
+    report = evaluate_calibration(true_model(0.0, 1.3), biased_test_set)
+    prices = np.array([0.02, 0.5, 0.92, 1.0, 0.92, float("nan"), -0.1, 1.2])
+    families = ["weather"] * 4 + ["never_seen", "weather", "weather", "weather"]
+
+    mask = report.tradeable_mask(prices, families)
+
+    assert mask.tolist() == [
+        report.is_tradeable(p, f) for p, f in zip(prices, families, strict=True)
+    ]
+    assert mask[[0, 2]].all() and not mask[4:].any()
+
+
+# --- the deployed model -------------------------------------------------------------------------
+
+
+def test_assess_gives_probabilities_and_flags_and_nan_for_families_the_fit_never_saw(
+    biased_test_set,
+):
+    fit = CalibrationFit(0.0, 1.3, {"weather": 0.0}, 10_000, True, 12, -600.0)
+    model = WinProbabilityModel(
+        "wpm-1", fit, evaluate_calibration(fit, biased_test_set), horizon_s=300.0
+    )
+    prices = np.array([0.92, 0.92, 0.5])
+
+    q, tradeable = model.assess(prices, ["weather", "never_seen", "weather"])
+
+    assert q[0] == pytest.approx(expit(1.3 * logit(0.92)))
+    assert np.isnan(q[1]) and q[2] == pytest.approx(0.5)
+    assert tradeable[0] and not tradeable[1]
+
+
+def test_a_cold_start_model_prices_every_family_from_the_prior_and_trades_nothing():
+    fit = cold_start_fit(CalibrationPrior(0.02, 1.09, 0.25, 0.15, 0.25))
+    model = WinProbabilityModel("wpm-cold", fit, None, horizon_s=300.0)
+
+    q, tradeable = model.assess(np.array([0.05, 0.95]), ["weather", "never_seen"])
+
+    assert model.cold_start
+    assert q == pytest.approx(expit(0.02 + 1.09 * logit(np.array([0.05, 0.95]))))
+    assert not tradeable.any()

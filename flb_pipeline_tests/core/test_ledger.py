@@ -1,7 +1,17 @@
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-from flb_pipeline.core.ledger import OrderContext, build_ledger, slippage_bps
+from flb_pipeline.core.fees import FeeSchedule
+from flb_pipeline.core.ledger import (
+    OrderContext,
+    build_ledger,
+    net_contracts,
+    paper_settlement,
+    position_mismatches,
+    slippage_bps,
+    with_fees,
+)
 from flb_pipeline.core.records import Fill, Settlement
 
 D = Decimal
@@ -95,3 +105,38 @@ def test_fills_without_our_order_still_count_but_carry_no_model():
     (trade,) = build_ledger(fills, CONTEXTS, [settle("Z", "yes", 1)]).closed_trades
     assert trade.model_id is None and trade.slippage_bps is None
     assert trade.net_pnl == D("0.48")
+
+
+def test_with_fees_computes_missing_fees_per_order_through_the_accumulator():
+    unreported = [
+        replace(fill("f2", "o1", "A", "yes", 30, "0.91", "0", 1), fee=None),
+        replace(fill("f1", "o1", "A", "yes", 30, "0.90", "0", 0), fee=None),
+        fill("f3", "o2", "B", "no", 10, "0.90", "0.07", 2),
+    ]
+    fees = {f.fill_id: f.fee for f in with_fees(unreported, lambda ticker: FeeSchedule())}
+    assert fees == {"f1": D("0.19"), "f2": D("0.18"), "f3": D("0.07")}
+
+
+def test_net_contracts_are_yes_positive_and_no_negative():
+    fills = [
+        fill("f1", "o1", "A", "yes", 10, "0.95", "0.01", 0),
+        fill("f2", "o2", "B", "no", 5, "0.90", "0.01", 1),
+    ]
+    assert net_contracts(build_ledger(fills, CONTEXTS, []).open_lots) == {"A": 10, "B": -5}
+
+
+def test_position_mismatches_name_every_market_where_we_and_the_exchange_differ():
+    ours = {"A": 10, "B": -5}
+    theirs = {"A": 10, "B": -4, "C": 3}
+    assert position_mismatches(ours, theirs) == [("B", -5, -4), ("C", 0, 3)]
+    assert position_mismatches(ours, ours) == []
+
+
+def test_paper_settlement_pays_a_dollar_per_winning_contract_and_no_fee():
+    lots = [("yes", 10, D("9.50")), ("yes", 5, D("4.70")), ("no", 3, D("0.30"))]
+    settled = paper_settlement("A", lots, "yes", T0)
+    assert (settled.yes_contracts, settled.no_contracts) == (15, 3)
+    assert (settled.yes_total_cost, settled.no_total_cost) == (D("14.20"), D("0.30"))
+    assert settled.revenue == D(15)
+    assert paper_settlement("A", lots, "no", T0).revenue == D(3)
+    assert paper_settlement("A", lots, "void", T0).revenue == D(0)

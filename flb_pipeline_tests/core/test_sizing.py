@@ -122,7 +122,7 @@ existing = st.lists(
 )
 
 
-def _book(rows, capital: D) -> ExposureBook:
+def _book(rows) -> ExposureBook:
     holdings = tuple(Holding(t, e, g, s, n, D(n) * D("0.9")) for t, e, g, s, n in rows)
     return ExposureBook(holdings, frozenset({"E1"}))
 
@@ -130,7 +130,7 @@ def _book(rows, capital: D) -> ExposureBook:
 @settings(max_examples=200, deadline=None)
 @given(price=prices, edge=edges, capital=capitals, rows=existing)
 def test_no_cap_is_ever_exceeded(price, edge, capital, rows):
-    book = _book(rows, capital)
+    book = _book(rows)
     q = min(0.999, float(price) + edge)
     req = request(q, str(price))
     sizing = size_order(req, book, capital, CAPS, 0.25)

@@ -125,14 +125,28 @@ def test_best_edge_is_sized_first_and_uses_up_the_group_cap():
 
 
 def test_existing_positions_count_against_caps():
+    """The position cap is 5% of capital: $490 already held leaves room for about $10."""
     held = ExposureBook((Holding("T", "E-T", "weather_newyork", "yes", 540, D(490)),))
+    opportunities, _ = screen_market(context(0.99), THRESHOLDS, CAPITAL, NOW)
+    (candidate,), exclusions, book = size_candidates(
+        opportunities, held, CAPITAL, ExposureCaps(), THRESHOLDS
+    )
+    assert (candidate.contracts, candidate.cost, candidate.binding_cap) == (
+        11,
+        D("9.97"),
+        "position_cap",
+    )
+    assert exclusions == [] and book.position_exposure("T") <= D(500)
+
+
+def test_a_full_position_cap_excludes_the_market():
+    held = ExposureBook((Holding("T", "E-T", "weather_newyork", "yes", 540, D(500)),))
     opportunities, _ = screen_market(context(0.99), THRESHOLDS, CAPITAL, NOW)
     candidates, exclusions, _ = size_candidates(
         opportunities, held, CAPITAL, ExposureCaps(), THRESHOLDS
     )
-    assert candidates == [] or candidates[0].cost <= D(10)
-    if not candidates:
-        assert exclusions[0].reason in {"zero_size_position_cap", "below_min_edge_after_caps"}
+    assert candidates == []
+    assert [(e.ticker, e.reason) for e in exclusions] == [("T", "zero_size_position_cap")]
 
 
 def test_depth_limits_the_size_and_is_named():

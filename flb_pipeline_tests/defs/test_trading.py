@@ -233,8 +233,15 @@ def test_post_timeout_is_resolved_by_client_order_id_never_resent(
     trading_control.faults(latency_ms=0)
     orders = local_orders(trading_db)
     at_exchange = exchange_orders(trading_control)
+    assert len(orders) >= 1
     assert len(at_exchange) == len({o["client_order_id"] for o in at_exchange}) == len(orders)
     assert {o[4] for o in orders} <= {"executed", "canceled"}
+    with Store(trading_db).connect() as con:
+        (timeouts,) = con.execute(
+            "SELECT count(*) FROM api_calls WHERE method = 'POST'"
+            " AND path = '/portfolio/orders' AND error_class = 'timeout'"
+        ).fetchone()
+    assert timeouts == 2 * len(orders)  # both attempts, same client_order_id, one order each
     assert result.success
 
 

@@ -26,6 +26,7 @@ from flb_pipeline.core.strategy import (
     MarketContext,
     Opportunity,
     StrategyThresholds,
+    depth_within_limit,
     exclusion_counts,
     rank,
     screen_market,
@@ -238,16 +239,7 @@ def _book_depth(
     tickers = sorted({o.context.quote.ticker for o in chosen})
     books = [client.order_book(ticker, depth=cycle.trading.book_depth) for ticker in tickers]
     save_order_books(con, cycle.scan_id, books, cycle.now)
-    by_ticker = {book.ticker: book for book in books}
-    slippage = cycle.trading.limit_slippage_cents * CENT
-    return {
-        (o.context.quote.ticker, o.side): sum(
-            level.contracts
-            for level in by_ticker[o.context.quote.ticker].asks(o.side)
-            if level.price <= o.price + slippage
-        )
-        for o in chosen
-    }
+    return depth_within_limit(chosen, books, cycle.trading.limit_slippage_cents * CENT)
 
 
 def _metadata(

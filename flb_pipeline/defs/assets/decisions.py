@@ -100,7 +100,9 @@ class ThresholdsConfig(dg.Config):
     min_edge: float = 0.01
     kelly_fraction: float = 0.25
     min_seconds_to_close: float = 60.0
-    max_seconds_to_close: float = 7 * 86400.0
+    # The model is fitted on prices a few minutes before close (calibration horizon);
+    # applying it days out would extrapolate, so the window stays near that horizon.
+    max_seconds_to_close: float = 1800.0
 
 
 @dg.asset(

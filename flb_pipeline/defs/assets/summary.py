@@ -4,6 +4,7 @@ from typing import Any
 
 import dagster as dg
 
+from flb_pipeline.core.calendar import TRADING_TIMEZONE
 from flb_pipeline.core.modes import default_execution
 from flb_pipeline.defs.assets.portfolio import closed_trades
 from flb_pipeline.defs.daily_summary import build_daily_summary
@@ -12,7 +13,6 @@ from flb_pipeline.defs.session import DUCKDB_POOL
 from flb_pipeline.reports.daily import DailyReport, write_daily_report
 from flb_pipeline.reports.exports import jsonable
 
-TRADING_TIMEZONE = "America/New_York"
 DAILY_PARTITIONS = dg.DailyPartitionsDefinition(
     start_date="2025-01-01", timezone=TRADING_TIMEZONE, end_offset=1
 )
