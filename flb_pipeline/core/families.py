@@ -8,6 +8,7 @@ holds Los Angeles and San Francisco): they are exposed to the same weather syste
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable
 
@@ -56,9 +57,12 @@ def family_of(category: str) -> str:
     return CATEGORY_FAMILIES.get(key, slug(key) or UNKNOWN_FAMILY)
 
 
+@functools.lru_cache(maxsize=4096)
 def market_family(market_category: str | None, series_category: str | None) -> str:
     """A market's family: its series' category when known (Kalshi often leaves the market's
-    own empty), else the market's. Calibration and trading both go through this one rule."""
+    own empty), else the market's. Calibration and trading both go through this one rule.
+
+    Cached: a scan asks for thousands of markets but a handful of categories."""
     return family_of(series_category or market_category or "")
 
 
@@ -67,7 +71,10 @@ def region_of(tags: Iterable[str]) -> str | None:
     return next((tag for tag in tags if tag in US_STATES), None)
 
 
-def heuristic_group_key(family: str, series_ticker: str, tags: Iterable[str]) -> str:
-    """`weather_california` when the series names a state, else `<family>_<series>`."""
+@functools.lru_cache(maxsize=4096)
+def heuristic_group_key(family: str, series_ticker: str, tags: tuple[str, ...]) -> str:
+    """`weather_california` when the series names a state, else `<family>_<series>`.
+
+    Cached (hence tags as a tuple): every market of a series shares its key."""
     region = region_of(tags)
     return f"{family}_{slug(region) if region else slug(series_ticker)}"

@@ -6,6 +6,7 @@ records trips and resets in `risk_events` and its verdict in `risk_check_results
 rows quote them). Anything that stops a check from evaluating fails it closed.
 """
 
+import functools
 import logging
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -63,6 +64,19 @@ class CheckState:
             raise LookupError(f"no capital mark for scan {self.scan_id}")
         return self.execution
 
+    @functools.cached_property
+    def cycle_exposure(self) -> tuple[ExposureBook, Decimal] | None:
+        """Open lots plus this cycle's proposed orders, and the capital it decided with.
+
+        Read by two switches, built once."""
+        cycle = cycle_capital(self.con, self.scan_id)
+        if cycle is None:
+            return None
+        execution, capital = cycle
+        groups = load_groups(self.con, self.scan_id)
+        proposed = candidates_frame(self.con, self.scan_id)
+        return exposure_book(self.con, execution, groups, proposed), capital
+
 
 Evaluator = Callable[[CheckState], Verdict]
 log = logging.getLogger(__name__)
@@ -114,7 +128,7 @@ def _no_fills(state: CheckState) -> Verdict:
 
 
 def _correlation_breach(state: CheckState) -> Verdict:
-    cycle = _cycle_exposure(state)
+    cycle = state.cycle_exposure
     if cycle is None:
         return risk.cannot_evaluate(risk.CORRELATION_BREACH, f"no capital mark for {state.scan_id}")
     book, capital = cycle
@@ -122,23 +136,12 @@ def _correlation_breach(state: CheckState) -> Verdict:
 
 
 def _exposure_limits(state: CheckState) -> Verdict:
-    cycle = _cycle_exposure(state)
+    cycle = state.cycle_exposure
     if cycle is None:
         return risk.cannot_evaluate(risk.EXPOSURE_LIMITS, f"no capital mark for {state.scan_id}")
     book, capital = cycle
     positions = {h.ticker: book.position_exposure(h.ticker) for h in book.holdings}
     return risk.exposure_limits(book.total_exposure(), positions, capital, state.limits)
-
-
-def _cycle_exposure(state: CheckState) -> tuple[ExposureBook, Decimal] | None:
-    """Open lots plus this cycle's proposed orders, and the capital it decided with."""
-    cycle = cycle_capital(state.con, state.scan_id)
-    if cycle is None:
-        return None
-    execution, capital = cycle
-    groups = load_groups(state.con, state.scan_id)
-    proposed = candidates_frame(state.con, state.scan_id)
-    return exposure_book(state.con, execution, groups, proposed), capital
 
 
 SWITCHES: dict[str, tuple[Evaluator, str]] = {

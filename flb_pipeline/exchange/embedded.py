@@ -14,6 +14,8 @@ from pathlib import Path
 
 import httpx
 
+from flb_pipeline.exchange.client import tls_context
+
 EMBEDDED_HOST = "127.0.0.1"
 EMBEDDED_PORT = 8765
 API_PREFIX = "/trade-api/v2"
@@ -26,7 +28,7 @@ def root_url(base_url: str) -> str:
 
 def is_simulator(root: str) -> bool:
     try:
-        return httpx.get(f"{root}/_sim/clock", timeout=1.0).status_code == 200
+        return httpx.get(f"{root}/_sim/clock", timeout=1.0, verify=tls_context()).status_code == 200
     except httpx.HTTPError:
         return False
 
@@ -69,7 +71,7 @@ def ensure_embedded_simulator(
 
 def simulator_now(base_url: str) -> float:
     """The simulator's clock (epoch seconds): tests move it to make time pass."""
-    response = httpx.get(f"{root_url(base_url)}/_sim/clock", timeout=5.0)
+    response = httpx.get(f"{root_url(base_url)}/_sim/clock", timeout=5.0, verify=tls_context())
     response.raise_for_status()
     return float(response.json()["now_ts"])
 
@@ -77,7 +79,10 @@ def simulator_now(base_url: str) -> float:
 def advance_simulator_clock(base_url: str, seconds: float) -> float:
     """Move a manual-clock simulator forward; returns its new time (epoch seconds)."""
     response = httpx.post(
-        f"{root_url(base_url)}/_sim/clock", json={"advance_seconds": seconds}, timeout=30.0
+        f"{root_url(base_url)}/_sim/clock",
+        json={"advance_seconds": seconds},
+        timeout=30.0,
+        verify=tls_context(),
     )
     response.raise_for_status()
     return float(response.json()["now_ts"])

@@ -56,15 +56,19 @@ def recent_mids(
             SELECT scan_id, sequence FROM ordered
             WHERE sequence <= (SELECT sequence FROM ordered WHERE scan_id = ?)
             ORDER BY sequence DESC LIMIT ?
+        ), wanted AS (
+            SELECT unnest(?::VARCHAR[]) AS ticker
         )
         SELECT r.sequence, s.ticker, CAST((s.yes_bid + s.yes_ask) / 2 AS DOUBLE) AS mid
-        FROM market_snapshots s JOIN recent r USING (scan_id)
-        WHERE list_contains(?, s.ticker)
+        FROM market_snapshots s JOIN recent r USING (scan_id) JOIN wanted USING (ticker)
         """,
         [scan_id, scans, tickers],
     ).df()
-    wide = frame.pivot_table(index="sequence", columns="ticker", values="mid", aggfunc="first")
-    return wide.sort_index().reindex(columns=tickers).to_numpy(dtype=float)
+    sequences = np.unique(frame["sequence"].to_numpy())
+    wide = np.full((len(sequences), len(tickers)), np.nan)
+    rows = np.searchsorted(sequences, frame["sequence"].to_numpy())
+    wide[rows, pd.Index(tickers).get_indexer(frame["ticker"])] = frame["mid"].to_numpy()
+    return wide
 
 
 @dataclass(frozen=True)

@@ -73,9 +73,9 @@ def test_brackets_of_one_event_share_a_group():
 
 
 def test_los_angeles_and_san_francisco_share_weather_california():
-    la_key = heuristic_group_key("weather", "KXHIGHLAX", ["Los Angeles", "California"])
-    sf_key = heuristic_group_key("weather", "KXHIGHSF", ["California"])
-    ny_key = heuristic_group_key("weather", "KXHIGHNY", ["New York"])
+    la_key = heuristic_group_key("weather", "KXHIGHLAX", ("Los Angeles", "California"))
+    sf_key = heuristic_group_key("weather", "KXHIGHSF", ("California",))
+    ny_key = heuristic_group_key("weather", "KXHIGHNY", ("New York",))
     markets = (
         brackets("KXHIGHLAX-25JAN01", la_key)
         + brackets("KXHIGHSF-25JAN01", sf_key)

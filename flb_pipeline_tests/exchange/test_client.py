@@ -5,6 +5,7 @@ tests; here the transport is the unit's edge, so every failure can be produced e
 """
 
 import json
+import threading
 from collections.abc import Callable
 from decimal import Decimal
 
@@ -94,6 +95,44 @@ def test_repeated_cursor_is_malformed_not_an_endless_loop():
     handler, _ = scripted(ok({"markets": [], "cursor": "same"}))
     with pytest.raises(MalformedResponse, match="repeated cursor"):
         list(make_client(handler).market_pages())
+
+
+def test_the_next_page_is_requested_while_the_caller_still_holds_this_one():
+    next_requested = threading.Event()
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.params.get("cursor") == "c1":
+            next_requested.set()
+            return httpx.Response(503, json={"error": {"code": "unavailable"}})
+        return ok({"markets": [market_json(ticker="A")], "cursor": "c1"})
+
+    pages = make_client(handler, max_attempts=1).market_pages()
+    first = next(pages)
+    assert next_requested.wait(timeout=5)
+    assert [q.ticker for q in first.quotes] == ["A"]
+    with pytest.raises(ServerError):
+        next(pages)
+
+
+def test_books_and_events_are_fetched_side_by_side_and_returned_in_order():
+    both_in_flight = threading.Barrier(2, timeout=5)
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        both_in_flight.wait()
+        parts = request.url.path.split("/")
+        if parts[-1] == "orderbook":
+            return ok({"orderbook": {"yes": [[int(parts[-2][-1]), 10]], "no": []}})
+        event = {"event_ticker": parts[-1], "series_ticker": "S", "mutually_exclusive": True}
+        return ok({"event": event})
+
+    client = make_client(handler)
+    books = client.order_books(["M1", "M2"], depth=5)
+    events = client.events_of(["E1", "E2"])
+    assert [(b.ticker, b.yes_bids[0].price) for b in books] == [
+        ("M1", Decimal("0.01")),
+        ("M2", Decimal("0.02")),
+    ]
+    assert [e.event_ticker for e in events] == ["E1", "E2"]
 
 
 def test_429_is_retried_with_growing_backoff_then_succeeds():

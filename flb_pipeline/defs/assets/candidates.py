@@ -218,13 +218,13 @@ def _learn_events(
     chosen: list[Opportunity],
 ) -> None:
     """Which events of the orders we may send and the lots we hold are mutually exclusive:
-    worst-case exposure depends on it. Only these few are fetched, one by one."""
+    worst-case exposure depends on it. Only these few are fetched."""
     tickers = {o.context.quote.event_ticker for o in chosen}
     held = open_holdings(con, cycle.mode.execution)["event_ticker"]
     tickers |= {event for event in held if event}
     unknown = unknown_events(con, sorted(tickers))
     if unknown:
-        upsert_events(con, [client.event(ticker) for ticker in unknown], cycle.now)
+        upsert_events(con, client.events_of(unknown), cycle.now)
 
 
 def _book_depth(
@@ -237,7 +237,7 @@ def _book_depth(
     if cycle.trading.order_style != "taker" or not chosen:
         return None
     tickers = sorted({o.context.quote.ticker for o in chosen})
-    books = [client.order_book(ticker, depth=cycle.trading.book_depth) for ticker in tickers]
+    books = client.order_books(tickers, depth=cycle.trading.book_depth)
     save_order_books(con, cycle.scan_id, books, cycle.now)
     return depth_within_limit(chosen, books, cycle.trading.limit_slippage_cents * CENT)
 
