@@ -15,9 +15,10 @@ import time
 from pathlib import Path
 
 from benchmarks.common import peak_rss_mb, percentiles, simulator_process
+from flb_pipeline.demo import materialization_metadata
 from flb_pipeline.exchange.embedded import advance_simulator_clock
 from flb_pipeline.store import Store
-from flb_pipeline_tests.conftest import definitions_for, materialization_metadata, run_job
+from flb_pipeline_tests.conftest import definitions_for, run_job
 
 CYCLES = 10
 SIM = ["--clock", "manual", "--flb-slope", "1.3", "--history-events", "1500"]

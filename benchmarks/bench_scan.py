@@ -10,7 +10,8 @@ import time
 from pathlib import Path
 
 from benchmarks.common import peak_rss_mb, percentiles, simulator_process
-from flb_pipeline_tests.conftest import definitions_for, materialization_metadata, run_job
+from flb_pipeline.demo import materialization_metadata
+from flb_pipeline_tests.conftest import definitions_for, run_job
 
 MARKETS = 5000
 RUNS = 5

@@ -16,6 +16,7 @@ from __future__ import annotations
 import shutil
 from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import dagster as dg
@@ -66,9 +67,11 @@ def _definitions(exchange_url: str) -> dg.Definitions:
 
 
 def _prepare(defs: dg.Definitions, instance: dg.DagsterInstance) -> None:
-    history = _metadata(_run(defs, "history_job", instance), "settled_history")
+    history = materialization_metadata(_run(defs, "history_job", instance), "settled_history")
     print(f"history    {history['settled_markets']} settled markets with pre-close prices")
-    model = _metadata(_run(defs, "calibration_job", instance), "win_probability_model")
+    model = materialization_metadata(
+        _run(defs, "calibration_job", instance), "win_probability_model"
+    )
     print(
         f"model      {model['model_id']}: b = {model['slope']:.3f} ± {model['slope_se']:.3f}, "
         f"Brier {model['brier_model']:.5f} vs price {model['brier_price']:.5f}; "
@@ -81,13 +84,13 @@ def _cycle_line(number: int, now_ts: float, result: dg.ExecuteInProcessResult) -
     blocked = [e.check_name for e in result.get_asset_check_evaluations() if not e.passed]
     if not result.asset_materializations_for_node("trade_candidates"):
         return f"cycle {number:02d}  {clock} NY  no decision: {', '.join(blocked) or 'failed'}"
-    candidates = _metadata(result, "trade_candidates")
+    candidates = materialization_metadata(result, "trade_candidates")
     line = f"cycle {number:02d}  {clock} NY  {candidates['candidates']:>2} candidates"
     if blocked:
         return f"{line}  BLOCKED by {', '.join(blocked)}"
-    orders = _metadata(result, "order_submissions")
-    positions = _metadata(result, "positions")
-    trades = _metadata(result, "closed_trades")
+    orders = materialization_metadata(result, "order_submissions")
+    positions = materialization_metadata(result, "positions")
+    trades = materialization_metadata(result, "closed_trades")
     return (
         f"{line}  sent {orders['orders_sent']:>2}  filled {orders['contracts_filled']:>5}"
         f"  open lots {positions['open_lots']:>3}  closed trades {trades['trades']:>3}"
@@ -126,6 +129,7 @@ def _run(
     return result
 
 
-def _metadata(result: dg.ExecuteInProcessResult, asset: str) -> dict:
+def materialization_metadata(result: dg.ExecuteInProcessResult, asset: str) -> dict[str, Any]:
+    """The plain values of `asset`'s one materialisation in `result`."""
     (materialization,) = result.asset_materializations_for_node(asset)
     return {key: getattr(value, "value", value) for key, value in materialization.metadata.items()}

@@ -20,7 +20,7 @@ from flb_pipeline.exchange.simulator import FaultConfig, SimConfig, serve_foreve
 from flb_pipeline.reports.daily import BUCKET_HEADER, bucket_rows, summary_rows
 from flb_pipeline.settings import DEFAULT_DAGSTER_HOME, Settings
 from flb_pipeline.store import Store
-from flb_pipeline.store.risk import latest_verdicts
+from flb_pipeline.store.health import kill_switch_states
 from flb_pipeline.store.snapshots import table_counts
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -86,13 +86,13 @@ def status(args: argparse.Namespace) -> int:
     store = Store(Settings.from_env().db_path)
     with store.connect() as con:
         counts = table_counts(con)
-        verdicts = latest_verdicts(con)
+        switches = kill_switch_states(con)
     halted = control.halt_state(store)
     print(f"store: {store.path}")
     print_table(["table", "rows"], [[name, str(rows)] for name, rows in counts.items()])
     state = f"ON since {halted.event_ts:%Y-%m-%d %H:%M:%S} ({halted.reason})" if halted else "off"
     print(f"\nmanual halt: {state}")
-    rows = [[name, "pass" if passed else "FAIL", reason] for name, passed, reason in verdicts]
+    rows = [[s["check_name"], "pass" if s["passed"] else "FAIL", s["reason"]] for s in switches]
     print_table(["kill switch", "latest", "reason"], rows or [["-", "-", "no cycle yet"]])
     return 0
 

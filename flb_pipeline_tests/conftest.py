@@ -18,12 +18,12 @@ from flb_pipeline.defs.resources import (
     StoreResource,
     TradingResource,
 )
+from flb_pipeline.demo import QUIET
 from flb_pipeline.exchange.simulator import SimConfig, SimulatorServer
 from flb_pipeline.settings import Settings
 from flb_pipeline.store import Store
 
 SIM_START = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)
-QUIET = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
 
 
 def small_world(**overrides: Any) -> SimConfig:
@@ -132,11 +132,6 @@ def run_job(
     return defs.resolve_job_def(job_name).execute_in_process(
         run_config={**QUIET, **(run_config or {})}, instance=instance, raise_on_error=False
     )
-
-
-def materialization_metadata(result: dg.ExecuteInProcessResult, asset: str) -> dict[str, Any]:
-    (materialization,) = result.asset_materializations_for_node(asset)
-    return {key: getattr(value, "value", value) for key, value in materialization.metadata.items()}
 
 
 def check_results(result: dg.ExecuteInProcessResult) -> dict[str, bool]:

@@ -11,11 +11,10 @@ from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
 
-from flb_pipeline.core.fees import FeeSchedule
+from flb_pipeline.core.fees import CENT, FeeSchedule
 from flb_pipeline.core.records import BookLevel, Fill, OrderIntent, Side
 
 ORDER_NAMESPACE = uuid.UUID("6f1c2a4e-3b7d-4e8f-9a51-2c0d8e7b6a90")
-CENT = Decimal("0.01")
 MIN_PRICE, MAX_PRICE = Decimal("0.01"), Decimal("0.99")
 TAKER, MAKER = "taker", "maker"
 
@@ -41,10 +40,15 @@ def order_intent(
             client_order_id(scan_id, ticker, side), ticker, side, "buy", contracts, limit,
             time_in_force="good_till_canceled", post_only=True,
         )  # fmt: skip
-    limit = min(MAX_PRICE, decision_price + limit_slippage_cents * CENT)
+    limit = taker_limit(decision_price, limit_slippage_cents)
     return OrderIntent(
         client_order_id(scan_id, ticker, side), ticker, side, "buy", contracts, limit
     )
+
+
+def taker_limit(ask: Decimal, slippage_cents: int) -> Decimal:
+    """The worst price a taker order accepts: the ask plus the allowed slippage."""
+    return min(MAX_PRICE, ask + slippage_cents * CENT)
 
 
 def paper_fills(

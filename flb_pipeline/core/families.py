@@ -12,6 +12,8 @@ import functools
 import re
 from collections.abc import Iterable
 
+from flb_pipeline.core.records import SeriesInfo
+
 UNKNOWN_FAMILY = "unknown"
 
 CATEGORY_FAMILIES = {
@@ -64,6 +66,11 @@ def market_family(market_category: str | None, series_category: str | None) -> s
 
     Cached: a scan asks for thousands of markets but a handful of categories."""
     return family_of(series_category or market_category or "")
+
+
+def family_in_series(market_category: str | None, series: SeriesInfo | None) -> str:
+    """`market_family` of a market whose series we know (or do not: None)."""
+    return market_family(market_category, series.category if series else None)
 
 
 def region_of(tags: Iterable[str]) -> str | None:

@@ -8,9 +8,11 @@ simulator and our own ledger agree to the cent.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from decimal import ROUND_CEILING, Decimal
+
+from flb_pipeline.core.records import SeriesInfo
 
 CENT = Decimal("0.01")
 TAKER_RATE = Decimal("0.07")
@@ -86,3 +88,20 @@ def taker_fee(contracts: int, price: Decimal, multiplier: Decimal = Decimal(1)) 
 def winnings_fee(contracts: int, price: Decimal) -> Decimal:
     """The older "7% of winnings" model, for comparison only: paid only if the contract wins."""
     return ceil_to_cent(WINNINGS_RATE * contracts * (1 - price))
+
+
+def schedules_of(series: Mapping[str, SeriesInfo]) -> dict[str, FeeSchedule | None]:
+    """Each series' fee schedule; None where its fee model is one we cannot price exactly."""
+    schedules: dict[str, FeeSchedule | None] = {}
+    for ticker, info in series.items():
+        try:
+            schedules[ticker] = FeeSchedule(info.fee_type, info.fee_multiplier)
+        except UnsupportedFeeType:
+            schedules[ticker] = None
+    return schedules
+
+
+def schedule_for(schedules: Mapping[str, FeeSchedule | None], series_ticker: str) -> FeeSchedule:
+    """The series' schedule, else Kalshi's standard one: for charging or bounding a fee that
+    must exist (a fill, a resting order), never for deciding to trade."""
+    return schedules.get(series_ticker) or FeeSchedule()

@@ -20,7 +20,7 @@ stable from scan to scan whenever the membership is.
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -29,6 +29,9 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 from scipy.spatial.distance import squareform
 from scipy.special import ndtri
+
+from flb_pipeline.core.families import family_in_series, heuristic_group_key
+from flb_pipeline.core.records import SeriesInfo
 
 METHOD_HEURISTIC = "event+heuristic"
 METHOD_CORRELATION = "event+heuristic+correlation"
@@ -42,13 +45,24 @@ class GroupingMarket:
 
     ticker: str
     event_ticker: str
-    series_ticker: str
-    family: str
     heuristic_key: str
 
     def __post_init__(self) -> None:
         if not self.heuristic_key:
             raise ValueError(f"market {self.ticker} has no heuristic group key")
+
+
+def grouping_markets(
+    rows: Sequence[tuple[str, str, str, str]], series: Mapping[str, SeriesInfo]
+) -> list[GroupingMarket]:
+    """(ticker, event, series, category) rows labelled with their heuristic key."""
+    markets = []
+    for ticker, event_ticker, series_ticker, category in rows:
+        info = series.get(series_ticker)
+        family = family_in_series(category, info)
+        key = heuristic_group_key(family, series_ticker, info.tags if info else ())
+        markets.append(GroupingMarket(ticker, event_ticker, key))
+    return markets
 
 
 @dataclass(frozen=True, slots=True, eq=False)

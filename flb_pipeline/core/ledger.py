@@ -148,10 +148,10 @@ def paper_settlement(
     )  # fmt: skip
 
 
-def slippage_bps(fill_price: Decimal, decision_price: Decimal, action: str = "buy") -> float:
-    """(fill - decision) / decision x 10,000 for buys; positive is worse than decided."""
-    difference = fill_price - decision_price if action == "buy" else decision_price - fill_price
-    return float(difference / decision_price * BASIS_POINTS)
+def slippage_bps(fill_price: Decimal, decision_price: Decimal) -> float:
+    """(fill - decision) / decision x 10,000 for a buy: positive is worse than decided. The
+    strategy only buys (a sale is buying the other side), so there is no sell form."""
+    return float((fill_price - decision_price) / decision_price * BASIS_POINTS)
 
 
 def build_ledger(

@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 from flb_pipeline.core.calendar import TRADING_TIMEZONE, next_trading_day
+from flb_pipeline.core.sizing import ExposureCaps
 
 DAILY_LOSS = "daily_loss"
 LOSS_STREAK = "loss_streak"
@@ -53,9 +54,14 @@ class RiskLimits:
     error_window: timedelta = timedelta(minutes=60)
     max_quote_age: timedelta = timedelta(seconds=30)
     no_fill_scans: int = 20
-    position_fraction: Decimal = Decimal("0.05")
-    group_fraction: Decimal = Decimal("0.15")
-    total_fraction: Decimal = Decimal("0.20")
+    position_fraction: Decimal = ExposureCaps.position_fraction
+    group_fraction: Decimal = ExposureCaps.group_fraction
+    total_fraction: Decimal = ExposureCaps.total_fraction
+
+    @property
+    def caps(self) -> ExposureCaps:
+        """The same fractions as sizing's caps: what sizing trims to, the switches enforce."""
+        return ExposureCaps(self.position_fraction, self.group_fraction, self.total_fraction)
 
 
 @dataclass(frozen=True)

@@ -8,13 +8,18 @@ after the exact fee for the count we would actually trade.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
+import numpy as np
+
+from flb_pipeline.core.calibration import WinProbabilityModel
+from flb_pipeline.core.execution import taker_limit
+from flb_pipeline.core.families import family_in_series
 from flb_pipeline.core.fees import FeeSchedule
-from flb_pipeline.core.records import SIDES, MarketQuote, OrderBook, Side
+from flb_pipeline.core.records import SIDES, MarketQuote, OrderBook, SeriesInfo, Side
 from flb_pipeline.core.sizing import (
     ExposureBook,
     ExposureCaps,
@@ -27,6 +32,7 @@ from flb_pipeline.core.sizing import (
 )
 
 ACTIVE = "active"
+BEYOND_CYCLE_LIMIT = "beyond_max_orders_per_cycle"
 
 
 @dataclass(frozen=True)
@@ -99,6 +105,63 @@ def yes_mid(quote: MarketQuote) -> Decimal | None:
     if quote.yes_bid is None or quote.yes_ask is None:
         return None
     return (quote.yes_bid + quote.yes_ask) / 2
+
+
+def market_contexts(
+    quotes: Sequence[MarketQuote],
+    groups: Mapping[str, str],
+    series: Mapping[str, SeriesInfo],
+    schedules: Mapping[str, FeeSchedule | None],
+    model: WinProbabilityModel,
+) -> list[MarketContext]:
+    """Each quote with its family, group, fee schedule and calibrated YES probability; the
+    model is applied to the whole scan at once."""
+    families = [family_in_series(q.category, series.get(q.series_ticker)) for q in quotes]
+    mids = [yes_mid(q) for q in quotes]
+    prices = np.array([float(m) if m is not None else 0.5 for m in mids])
+    q_yes, tradeable = model.assess(prices, families)
+    return [
+        MarketContext(
+            quote=quote,
+            family=family,
+            group_id=groups.get(quote.ticker, quote.event_ticker),
+            schedule=schedules.get(quote.series_ticker),
+            yes_win_probability=None if mid is None or np.isnan(q) else float(q),
+            tradeable=mid is not None and bool(ok),
+        )
+        for quote, family, mid, q, ok in zip(quotes, families, mids, q_yes, tradeable, strict=True)
+    ]
+
+
+@dataclass(frozen=True)
+class Screening:
+    """A scan through the screens: the best few opportunities go on to sizing."""
+
+    chosen: list[Opportunity]
+    exclusions: list[Exclusion]
+    opportunities: int
+
+
+def screen_scan(
+    markets: Iterable[MarketContext],
+    thresholds: StrategyThresholds,
+    capital: Decimal,
+    now: datetime,
+    max_orders: int,
+) -> Screening:
+    """Both sides of every market; the best `max_orders` edges are chosen and the rest are
+    excluded as beyond the cycle's limit, so every market has a counted outcome."""
+    opportunities: list[Opportunity] = []
+    exclusions: list[Exclusion] = []
+    for market in markets:
+        found, excluded = screen_market(market, thresholds, capital, now)
+        opportunities.extend(found)
+        exclusions.extend(excluded)
+    ranked = sorted(opportunities, key=rank)
+    exclusions.extend(
+        Exclusion(o.context.quote.ticker, o.side, BEYOND_CYCLE_LIMIT) for o in ranked[max_orders:]
+    )
+    return Screening(ranked[:max_orders], exclusions, len(opportunities))
 
 
 def screen_market(
@@ -185,9 +248,9 @@ def size_candidates(
 
 
 def depth_within_limit(
-    opportunities: Iterable[Opportunity], books: Iterable[OrderBook], slippage: Decimal
+    opportunities: Iterable[Opportunity], books: Iterable[OrderBook], slippage_cents: int
 ) -> DepthMap:
-    """Contracts offered at or below each order's limit (ask plus allowed slippage).
+    """Contracts offered at or below each order's taker limit (the price it will be sent at).
 
     A taker order can never fill more than this, so sizing caps its count here.
     """
@@ -196,7 +259,7 @@ def depth_within_limit(
         (o.context.quote.ticker, o.side): sum(
             level.contracts
             for level in by_ticker[o.context.quote.ticker].asks(o.side)
-            if level.price <= o.price + slippage
+            if level.price <= taker_limit(o.price, slippage_cents)
         )
         for o in opportunities
     }

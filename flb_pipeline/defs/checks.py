@@ -44,6 +44,7 @@ from flb_pipeline.store.risk import (
     save_verdicts,
     start_of_day_capital,
 )
+from flb_pipeline.store.series import fee_schedules
 
 
 @dataclass(frozen=True)
@@ -55,27 +56,28 @@ class CheckState:
     now: datetime
     limits: RiskLimits
     events: list[RiskEvent]
-    execution: str | None
+    cycle: tuple[str, Decimal] | None
+    """(execution mode, capital) the cycle decided with: its capital mark."""
 
     def require_execution(self) -> str:
         """The cycle's execution mode; without one (no capital mark) the switch cannot see
         which ledger to read, so it fails closed."""
-        if self.execution is None:
+        if self.cycle is None:
             raise LookupError(f"no capital mark for scan {self.scan_id}")
-        return self.execution
+        return self.cycle[0]
 
     @functools.cached_property
     def cycle_exposure(self) -> tuple[ExposureBook, Decimal] | None:
         """Open lots plus this cycle's proposed orders, and the capital it decided with.
 
         Read by two switches, built once."""
-        cycle = cycle_capital(self.con, self.scan_id)
-        if cycle is None:
+        if self.cycle is None:
             return None
-        execution, capital = cycle
+        execution, capital = self.cycle
         groups = load_groups(self.con, self.scan_id)
         proposed = candidates_frame(self.con, self.scan_id)
-        return exposure_book(self.con, execution, groups, proposed), capital
+        schedules = fee_schedules(self.con)
+        return exposure_book(self.con, execution, groups, schedules, proposed), capital
 
 
 Evaluator = Callable[[CheckState], Verdict]
@@ -168,7 +170,8 @@ def evaluate_switches(
     try:
         with store.store().connect() as con:
             events = risk_events(con)
-            state = CheckState(con, scan_id, now, limits, events, _execution(con, scan_id))
+            cycle = cycle_capital(con, scan_id)
+            state = CheckState(con, scan_id, now, limits, events, cycle)
             raw = [_verdict(name, evaluator, state) for name, (evaluator, _) in SWITCHES.items()]
             for verdict in raw:
                 event = risk.transition(events, verdict, now)
@@ -184,11 +187,6 @@ def evaluate_switches(
         why = f"{type(error).__name__}: {error}"
         return [risk.cannot_evaluate(name, why) for name in SWITCHES]
     return verdicts
-
-
-def _execution(con: duckdb.DuckDBPyConnection, scan_id: str) -> str | None:
-    cycle = cycle_capital(con, scan_id)
-    return cycle[0] if cycle else None
 
 
 def _verdict(name: str, evaluator: Evaluator, state: CheckState) -> Verdict:

@@ -1,26 +1,28 @@
 """Exposure as the caps and the correlation/exposure switches see it: open lots, resting
 orders (they may fill at any moment) and the cycle's proposed orders."""
 
+from collections.abc import Mapping
 from decimal import Decimal
 
 import duckdb
 import pandas as pd
 
-from flb_pipeline.core.fees import FeeSchedule
+from flb_pipeline.core.fees import FeeSchedule, schedule_for
 from flb_pipeline.core.sizing import ExposureBook, Holding, order_cost
 from flb_pipeline.exchange.schema import series_ticker_of
 from flb_pipeline.store.ledger import open_holdings, resting_orders
-from flb_pipeline.store.series import fee_schedules, mutually_exclusive_events
+from flb_pipeline.store.series import mutually_exclusive_events
 
 
 def exposure_book(
     con: duckdb.DuckDBPyConnection,
     execution: str,
     groups: dict[str, str],
+    schedules: Mapping[str, FeeSchedule | None],
     proposed: pd.DataFrame | None = None,
 ) -> ExposureBook:
     """Every holding in today's group of its market (or the group it was bought in)."""
-    frames = [open_holdings(con, execution), _resting_as_holdings(con, execution)]
+    frames = [open_holdings(con, execution), _resting_as_holdings(con, execution, schedules)]
     if proposed is not None and not proposed.empty:
         frames.append(proposed[["ticker", "event_ticker", "group_id", "side", "contracts", "cost"]])
     holdings = tuple(
@@ -38,14 +40,15 @@ def exposure_book(
     return ExposureBook(holdings, mutually_exclusive_events(con))
 
 
-def _resting_as_holdings(con: duckdb.DuckDBPyConnection, execution: str) -> pd.DataFrame:
+def _resting_as_holdings(
+    con: duckdb.DuckDBPyConnection, execution: str, schedules: Mapping[str, FeeSchedule | None]
+) -> pd.DataFrame:
     """A resting order risks what it would cost if all of it filled, taker fee as the bound."""
     resting = resting_orders(con, execution)
-    schedules = fee_schedules(con)
     resting["contracts"] = resting["remaining"]
     resting["cost"] = [
         order_cost(
-            schedules.get(series_ticker_of(row.event_ticker)) or FeeSchedule(),
+            schedule_for(schedules, series_ticker_of(row.event_ticker)),
             int(row.remaining),
             Decimal(row.limit_price),
         )

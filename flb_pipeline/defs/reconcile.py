@@ -13,7 +13,7 @@ from decimal import Decimal
 
 import duckdb
 
-from flb_pipeline.core.fees import FeeSchedule
+from flb_pipeline.core.fees import schedule_for
 from flb_pipeline.core.ledger import (
     ClosedTrade,
     Ledger,
@@ -89,8 +89,9 @@ def reconcile(
             client, con, now
         )
         new_fills = append_fills(
-            con, client.fills(min_ts=_since(latest_fill_time(con, EXCHANGE))), EXCHANGE
-        )
+            con, exchange_fills(client, con, min_ts=_since(latest_fill_time(con, EXCHANGE))),
+            EXCHANGE,
+        )  # fmt: skip
         settled = client.settlements(min_ts=_since(latest_settlement_time(con, EXCHANGE)))
         new_settlements = append_settlements(con, settled, EXCHANGE)
     else:
@@ -192,10 +193,20 @@ def _record_exchange_order(
     )  # fmt: skip
 
 
-def complete_fees(con: duckdb.DuckDBPyConnection, fills: list[Fill]) -> list[Fill]:
-    """Fills whose fee the exchange did not report get the one its fee schedule charges."""
+def exchange_fills(
+    client: KalshiClient,
+    con: duckdb.DuckDBPyConnection,
+    *,
+    min_ts: int | None = None,
+    ticker: str | None = None,
+) -> list[Fill]:
+    """The exchange's fills, every one with its fee: where the exchange did not report it,
+    the fee its schedule charges. Every path that stores fills comes through here."""
     schedules = fee_schedules(con)
-    return with_fees(fills, lambda ticker: schedules.get(series_ticker_of(ticker)) or FeeSchedule())
+    return with_fees(
+        client.fills(min_ts=min_ts, ticker=ticker),
+        lambda market: schedule_for(schedules, series_ticker_of(market)),
+    )
 
 
 def _since(latest: datetime | None) -> int | None:
@@ -256,10 +267,10 @@ def _match_exchange_positions(
 def _repair_fills(
     client: KalshiClient, con: duckdb.DuckDBPyConnection, ticker: str, ours: int, now: datetime
 ) -> None:
-    exchange_fills = complete_fees(con, client.fills(ticker=ticker))
-    known = {fill.fill_id for fill in exchange_fills}
+    fills = exchange_fills(client, con, ticker=ticker)
+    known = {fill.fill_id for fill in fills}
     dropped = drop_unknown_fills(con, EXCHANGE, ticker, known)
-    added = append_fills(con, exchange_fills, EXCHANGE)
+    added = append_fills(con, fills, EXCHANGE)
     if dropped or added:
         log_reconciliation(
             con, at=now, execution=EXCHANGE, kind="fills", ticker=ticker,

@@ -12,7 +12,6 @@ import dagster as dg
 import httpx
 from pydantic import PrivateAttr
 
-from flb_pipeline.core.calendar import TRADING_TIMEZONE
 from flb_pipeline.core.modes import TradingMode, resolve_trading_mode
 from flb_pipeline.core.risk import RiskLimits
 from flb_pipeline.core.sizing import ExposureCaps
@@ -98,8 +97,9 @@ class ExchangeResource(dg.ConfigurableResource):
             has_private_key=_readable(os.environ.get(PRIVATE_KEY_ENV)),
         )
 
-    def client(self, now: Callable[[], datetime] | None = None) -> KalshiClient:
-        """A fresh client; `now` stamps its `api_calls` rows (pass the clock resource's)."""
+    def client(self, now: Callable[[], datetime]) -> KalshiClient:
+        """A fresh client; `now` (the clock resource's) stamps its `api_calls` rows, so a
+        simulated clock and the recorded calls agree."""
         settings = ClientSettings(
             base_url=self.url(),
             timeout_s=self.timeout_s,
@@ -108,8 +108,6 @@ class ExchangeResource(dg.ConfigurableResource):
             max_attempts=self.max_attempts,
             markets_page_limit=self.markets_page_limit,
         )
-        if now is None:
-            return KalshiClient(settings, _credentials_from_env())
         return KalshiClient(settings, _credentials_from_env(), now=now)
 
 
@@ -150,23 +148,26 @@ def _credentials_from_env() -> Credentials | None:
     return Credentials(key_id, load_private_key(Path(key_path)))
 
 
+DEFAULT_LIMITS = RiskLimits()
+
+
 class RiskResource(dg.ConfigurableResource):
     """Kill-switch thresholds and exposure caps (DESIGN §6), echoed in every cycle's metadata."""
 
-    daily_loss_dollars: float = 500.0
-    daily_loss_fraction: float = 0.05
-    trading_timezone: str = TRADING_TIMEZONE
-    loss_streak_length: int = 5
-    loss_streak_pause_hours: float = 4.0
-    max_median_slippage_bps: float = 50.0
-    slippage_fills: int = 10
-    max_api_errors: int = 10
-    error_window_minutes: float = 60.0
-    max_quote_age_seconds: float = 30.0
-    no_fill_scans: int = 20
-    position_fraction: float = 0.05
-    group_fraction: float = 0.15
-    total_fraction: float = 0.20
+    daily_loss_dollars: float = float(DEFAULT_LIMITS.daily_loss_dollars)
+    daily_loss_fraction: float = float(DEFAULT_LIMITS.daily_loss_fraction)
+    trading_timezone: str = DEFAULT_LIMITS.trading_timezone
+    loss_streak_length: int = DEFAULT_LIMITS.loss_streak_length
+    loss_streak_pause_hours: float = DEFAULT_LIMITS.loss_streak_pause / timedelta(hours=1)
+    max_median_slippage_bps: float = DEFAULT_LIMITS.max_median_slippage_bps
+    slippage_fills: int = DEFAULT_LIMITS.slippage_fills
+    max_api_errors: int = DEFAULT_LIMITS.max_api_errors
+    error_window_minutes: float = DEFAULT_LIMITS.error_window / timedelta(minutes=1)
+    max_quote_age_seconds: float = DEFAULT_LIMITS.max_quote_age.total_seconds()
+    no_fill_scans: int = DEFAULT_LIMITS.no_fill_scans
+    position_fraction: float = float(DEFAULT_LIMITS.position_fraction)
+    group_fraction: float = float(DEFAULT_LIMITS.group_fraction)
+    total_fraction: float = float(DEFAULT_LIMITS.total_fraction)
 
     def limits(self) -> RiskLimits:
         return RiskLimits(
@@ -187,8 +188,7 @@ class RiskResource(dg.ConfigurableResource):
         )
 
     def caps(self) -> ExposureCaps:
-        limits = self.limits()
-        return ExposureCaps(limits.position_fraction, limits.group_fraction, limits.total_fraction)
+        return self.limits().caps
 
 
 class TradingResource(dg.ConfigurableResource):
@@ -207,6 +207,10 @@ class TradingResource(dg.ConfigurableResource):
     correlation_threshold: float = 0.5
     correlation_scans: int = 60
     correlation_min_observations: int = 20
+
+    def paper_capital(self) -> Decimal:
+        """The paper account's starting capital, exact."""
+        return _decimal(self.paper_starting_capital)
 
 
 def _decimal(value: float) -> Decimal:

@@ -61,7 +61,6 @@ PROD_URL = "https://api.elections.kalshi.com/trade-api/v2"
 DEMO_URL = "https://demo-api.kalshi.co/trade-api/v2"
 DUPLICATE_ORDER = "order_already_exists"
 CANDLESTICK_BATCH = 100
-EVENTS_PAGE_LIMIT = 200
 PARALLEL_READS = 4
 T = TypeVar("T")
 
@@ -173,15 +172,6 @@ class KalshiClient:
         self._record_invalid("/series", invalid)
         return parsed
 
-    def events(self, *, status: str = "open") -> list[EventInfo]:
-        """Every event of that status; an unparseable one is skipped and counted."""
-        events: list[EventInfo] = []
-        for body in self._pages("/events", {"status": status, "limit": EVENTS_PAGE_LIMIT}):
-            parsed, invalid = schema.each(body.get("events"), schema.event_info, "events")
-            self._record_invalid("/events", invalid)
-            events.extend(parsed)
-        return events
-
     def event(self, event_ticker: str) -> EventInfo:
         body = self._get("/events/{event_ticker}", event_ticker=event_ticker)
         return schema.event_info(schema.required(body, "event"))
@@ -279,30 +269,19 @@ class KalshiClient:
         return schema.balance(self._get("/portfolio/balance"))
 
     def positions(self) -> list[MarketPosition]:
-        positions: list[MarketPosition] = []
-        for body in self._pages("/portfolio/positions", {"limit": 1000}):
-            parsed, invalid = schema.each(
-                body.get("market_positions"), schema.market_position, "market_positions"
-            )
-            self._raise_invalid("/portfolio/positions", invalid)
-            positions.extend(parsed)
-        return positions
+        return self._collect("/portfolio/positions", "market_positions", schema.market_position, {})
 
     def fills(self, *, min_ts: int | None = None, ticker: str | None = None) -> list[Fill]:
-        return self._collect("/portfolio/fills", "fills", schema.fill, min_ts, ticker)
+        params = {"min_ts": min_ts, "ticker": ticker}
+        return self._collect("/portfolio/fills", "fills", schema.fill, params)
 
     def settlements(self, *, min_ts: int | None = None) -> list[Settlement]:
-        return self._collect(
-            "/portfolio/settlements", "settlements", schema.settlement, min_ts, None
-        )
+        params = {"min_ts": min_ts}
+        return self._collect("/portfolio/settlements", "settlements", schema.settlement, params)
 
     def orders(self, *, ticker: str | None = None) -> list[ExchangeOrder]:
-        orders: list[ExchangeOrder] = []
-        for body in self._pages("/portfolio/orders", _clean({"ticker": ticker, "limit": 1000})):
-            parsed, invalid = schema.each(body.get("orders"), schema.exchange_order, "orders")
-            self._raise_invalid("/portfolio/orders", invalid)
-            orders.extend(parsed)
-        return orders
+        params = {"ticker": ticker}
+        return self._collect("/portfolio/orders", "orders", schema.exchange_order, params)
 
     def find_order(self, client_order_id: str, ticker: str) -> ExchangeOrder | None:
         """The exchange's order carrying `client_order_id`, if it ever arrived."""
@@ -356,11 +335,12 @@ class KalshiClient:
         ) from cause
 
     def _collect(
-        self, path: str, field_name: str, parse: Any, min_ts: int | None, ticker: str | None
-    ) -> list[Any]:
-        items: list[Any] = []
-        params = _clean({"min_ts": min_ts, "ticker": ticker, "limit": 1000})
-        for body in self._pages(path, params):
+        self, path: str, field_name: str, parse: Callable[[Any], T], params: dict[str, Any]
+    ) -> list[T]:
+        """Every page of a portfolio listing. Our own money's records must all parse: one
+        that does not stops the caller rather than leaving a hole in the ledger."""
+        items: list[T] = []
+        for body in self._pages(path, _clean({**params, "limit": 1000})):
             parsed, invalid = schema.each(body.get(field_name), parse, field_name)
             self._raise_invalid(path, invalid)
             items.extend(parsed)

@@ -15,10 +15,10 @@ from pathlib import Path
 import httpx
 
 from flb_pipeline.exchange.client import tls_context
+from flb_pipeline.exchange.schema import API_PREFIX
 
 EMBEDDED_HOST = "127.0.0.1"
 EMBEDDED_PORT = 8765
-API_PREFIX = "/trade-api/v2"
 
 
 def root_url(base_url: str) -> str:

@@ -35,6 +35,7 @@ from flb_pipeline.exchange.errors import SchemaError
 
 Json = Mapping[str, Any]
 T = TypeVar("T")
+API_PREFIX = "/trade-api/v2"
 CENTS_PER_DOLLAR = Decimal(100)
 DOLLAR_PLACES = Decimal("0.0001")
 

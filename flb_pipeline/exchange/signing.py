@@ -8,6 +8,7 @@ simulator (verifies), so both sides agree on one definition.
 from __future__ import annotations
 
 import base64
+import functools
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -62,6 +63,14 @@ def auth_headers(
 
 
 def load_private_key(path: Path) -> rsa.RSAPrivateKey:
+    """The key in `path`. Parsing a PEM key costs tens of milliseconds and every step of a
+    cycle opens a client, so a key is parsed once per file version (a rotated file is
+    read again)."""
+    return _parsed_private_key(path.resolve(), path.stat().st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=8)
+def _parsed_private_key(path: Path, mtime_ns: int) -> rsa.RSAPrivateKey:
     key = serialization.load_pem_private_key(path.read_bytes(), password=None)
     if not isinstance(key, rsa.RSAPrivateKey):
         raise ValueError(f"{path} does not hold an RSA private key")

@@ -208,7 +208,7 @@ def cycle_capital(con: duckdb.DuckDBPyConnection, scan_id: str) -> tuple[str, De
     """(execution mode, capital) the cycle of `scan_id` decided with."""
     rows = con.execute(
         "SELECT execution, capital FROM capital_marks WHERE scan_id = ?"
-        " ORDER BY marked_at DESC LIMIT 1",
+        " ORDER BY marked_at DESC, rowid DESC LIMIT 1",
         [scan_id],
     ).fetchall()
     return (rows[0][0], rows[0][1]) if rows else None

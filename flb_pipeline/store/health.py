@@ -100,17 +100,19 @@ def fill_prices_between(
     ).fetchall()
 
 
-def kill_switch_states(con: duckdb.DuckDBPyConnection, at: datetime) -> list[dict[str, Any]]:
-    """Each switch's latest verdict evaluated before `at`."""
+def kill_switch_states(
+    con: duckdb.DuckDBPyConnection, at: datetime | None = None
+) -> list[dict[str, Any]]:
+    """Each switch's latest verdict evaluated before `at` (or ever, without one)."""
     return _records(
         con,
         """
         SELECT check_name, arg_max(passed, rowid) AS passed, arg_max(reason, rowid) AS reason,
                arg_max(paused_until, rowid) AS paused_until
-        FROM risk_check_results WHERE evaluated_at < ?
+        FROM risk_check_results WHERE ? IS NULL OR evaluated_at < ?
         GROUP BY check_name ORDER BY check_name
         """,
-        [at],
+        [at, at],
     )
 
 

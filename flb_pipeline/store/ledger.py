@@ -93,13 +93,6 @@ def update_order(
     )
 
 
-def order_status(con: duckdb.DuckDBPyConnection, client_order_id: str) -> str | None:
-    rows = con.execute(
-        "SELECT status FROM orders WHERE client_order_id = ?", [client_order_id]
-    ).fetchall()
-    return rows[0][0] if rows else None
-
-
 def unresolved_orders(
     con: duckdb.DuckDBPyConnection, execution: str
 ) -> list[tuple[str, str, str, datetime]]:
@@ -336,23 +329,9 @@ def _trade_columns(trades: list[ClosedTrade]) -> dict[str, object]:
     }
 
 
-def closed_trades_frame(
-    con: duckdb.DuckDBPyConnection,
-    execution: str | None = None,
-    start: datetime | None = None,
-    end: datetime | None = None,
-) -> pd.DataFrame:
-    """Closed trades (optionally of one execution mode, closed in [start, end)), oldest first."""
-    return exact_frame(
-        con,
-        """
-        SELECT * FROM closed_trades
-        WHERE (? IS NULL OR execution = ?) AND (? IS NULL OR closed_at >= ?)
-          AND (? IS NULL OR closed_at < ?)
-        ORDER BY closed_at, trade_id
-        """,
-        [execution, execution, start, start, end, end],
-    )
+def closed_trades_frame(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """Every closed trade of every execution mode, oldest first: the trades log's rows."""
+    return exact_frame(con, "SELECT * FROM closed_trades ORDER BY closed_at, trade_id")
 
 
 def log_reconciliation(

@@ -44,14 +44,6 @@ def risk_events(con: duckdb.DuckDBPyConnection) -> list[RiskEvent]:
     return [RiskEvent(*row) for row in rows]
 
 
-def last_event_kind(con: duckdb.DuckDBPyConnection, check: str) -> str | None:
-    rows = con.execute(
-        "SELECT kind FROM risk_events WHERE check_name = ? ORDER BY rowid DESC LIMIT 1",
-        [check],
-    ).fetchall()
-    return rows[0][0] if rows else None
-
-
 def save_verdicts(
     con: duckdb.DuckDBPyConnection,
     scan_id: str,
@@ -166,11 +158,3 @@ def start_of_day_capital(
         [execution, day_start, execution, day_start],
     ).fetchall()
     return rows[0][0] if rows else None
-
-
-def latest_verdicts(con: duckdb.DuckDBPyConnection) -> list[tuple[str, bool, str]]:
-    """(check, passed, reason) of each switch's most recent evaluation, for `flb status`."""
-    return con.execute(
-        "SELECT check_name, arg_max(passed, rowid), arg_max(reason, rowid)"
-        " FROM risk_check_results GROUP BY check_name ORDER BY check_name"
-    ).fetchall()

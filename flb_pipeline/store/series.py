@@ -6,7 +6,7 @@ from datetime import datetime
 
 import duckdb
 
-from flb_pipeline.core.fees import FeeSchedule, UnsupportedFeeType
+from flb_pipeline.core.fees import FeeSchedule, schedules_of
 from flb_pipeline.core.records import EventInfo, SeriesInfo
 from flb_pipeline.store.bulk import append, money, timestamps
 
@@ -40,13 +40,7 @@ def load_series(con: duckdb.DuckDBPyConnection) -> dict[str, SeriesInfo]:
 
 def fee_schedules(con: duckdb.DuckDBPyConnection) -> dict[str, FeeSchedule | None]:
     """Per series ticker; None where the fee model is one we cannot price exactly."""
-    schedules: dict[str, FeeSchedule | None] = {}
-    for ticker, info in load_series(con).items():
-        try:
-            schedules[ticker] = FeeSchedule(info.fee_type, info.fee_multiplier)
-        except UnsupportedFeeType:
-            schedules[ticker] = None
-    return schedules
+    return schedules_of(load_series(con))
 
 
 def upsert_events(

@@ -15,8 +15,7 @@ N_SCANS = 60
 
 
 def market(ticker: str, event_ticker: str, key: str) -> GroupingMarket:
-    series = event_ticker.split("-")[0]
-    return GroupingMarket(ticker, event_ticker, series, key.split("_")[0], key)
+    return GroupingMarket(ticker, event_ticker, key)
 
 
 def brackets(event_ticker: str, key: str, n: int = 3) -> list[GroupingMarket]:
@@ -240,7 +239,7 @@ def test_chance_correlations_among_many_independent_markets_do_not_merge():
     chance, none survives the family-wise significance test, so no group is merged."""
     rng = np.random.default_rng(3)
     n_markets, n_scans = 1500, 60
-    markets = [GroupingMarket(f"T{i}", f"E{i}", f"S{i}", "f", f"k{i}") for i in range(n_markets)]
+    markets = [GroupingMarket(f"T{i}", f"E{i}", f"k{i}") for i in range(n_markets)]
     mids = 0.5 + np.cumsum(rng.normal(0, 0.01, (n_scans, n_markets)), axis=0)
     mids[rng.random(mids.shape) < 0.1] = np.nan
     grouping = build_groups(markets, PriceHistory([m.ticker for m in markets], mids))

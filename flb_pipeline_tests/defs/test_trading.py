@@ -13,12 +13,12 @@ from typing import Any
 import dagster as dg
 import pytest
 
+from flb_pipeline.demo import materialization_metadata
 from flb_pipeline.store import Store
 from flb_pipeline_tests.conftest import (
     SimControl,
     check_results,
     definitions_for,
-    materialization_metadata,
     run_job,
 )
 from flb_pipeline_tests.defs import crash_cycle

@@ -12,26 +12,21 @@ from decimal import Decimal
 
 import dagster as dg
 import duckdb
-import numpy as np
 import pandas as pd
 
 from flb_pipeline.core.calibration import WinProbabilityModel
-from flb_pipeline.core.families import market_family
-from flb_pipeline.core.fees import FeeSchedule
+from flb_pipeline.core.fees import schedules_of
 from flb_pipeline.core.modes import TradingMode
-from flb_pipeline.core.records import MarketQuote, SeriesInfo, Side
+from flb_pipeline.core.records import Side
 from flb_pipeline.core.strategy import (
     Candidate,
-    Exclusion,
-    MarketContext,
     Opportunity,
     StrategyThresholds,
     depth_within_limit,
     exclusion_counts,
-    rank,
-    screen_market,
+    market_contexts,
+    screen_scan,
     size_candidates,
-    yes_mid,
 )
 from flb_pipeline.defs.assets.model import win_probability_model
 from flb_pipeline.defs.exposure import exposure_book
@@ -55,7 +50,7 @@ from flb_pipeline.store.decisions import (
 )
 from flb_pipeline.store.ledger import open_holdings, save_order_books
 from flb_pipeline.store.models import latest_model
-from flb_pipeline.store.series import fee_schedules, load_series, unknown_events, upsert_events
+from flb_pipeline.store.series import load_series, unknown_events, upsert_events
 from flb_pipeline.store.snapshots import snapshot_quotes
 
 TOP_SHOWN = 15
@@ -63,8 +58,6 @@ SHOWN = (
     "ticker", "side", "price", "win_probability", "edge", "contracts", "cost", "binding_cap",
     "group_id",
 )  # fmt: skip
-BEYOND_CYCLE_LIMIT = "beyond_max_orders_per_cycle"
-CENT = Decimal("0.01")
 
 
 @dataclass(frozen=True)
@@ -115,7 +108,7 @@ def trade_candidates(
     ):
         summary = reconcile(
             client, con, execution=mode.execution, now=now,
-            paper_capital=Decimal(str(trading.paper_starting_capital)), scan_id=market_snapshots,
+            paper_capital=trading.paper_capital(), scan_id=market_snapshots,
         )  # fmt: skip
         cycle = Cycle(
             scan_id=market_snapshots,
@@ -149,22 +142,16 @@ def _decide(
 ) -> Decision:
     quotes = snapshot_quotes(con, cycle.scan_id)
     groups = load_groups(con, cycle.scan_id)
-    contexts = market_contexts(quotes, groups, load_series(con), fee_schedules(con), cycle.model)
-    opportunities: list[Opportunity] = []
-    exclusions: list[Exclusion] = []
-    for market in contexts:
-        found, excluded = screen_market(market, cycle.thresholds, cycle.capital, cycle.now)
-        opportunities.extend(found)
-        exclusions.extend(excluded)
-    ranked = sorted(opportunities, key=rank)
-    limit = cycle.trading.max_orders_per_cycle
-    chosen = ranked[:limit]
-    exclusions.extend(
-        Exclusion(o.context.quote.ticker, o.side, BEYOND_CYCLE_LIMIT) for o in ranked[limit:]
+    series = load_series(con)
+    schedules = schedules_of(series)
+    contexts = market_contexts(quotes, groups, series, schedules, cycle.model)
+    screening = screen_scan(
+        contexts, cycle.thresholds, cycle.capital, cycle.now, cycle.trading.max_orders_per_cycle
     )
+    chosen, exclusions = screening.chosen, screening.exclusions
     depth = _book_depth(client, con, cycle, chosen)
     _learn_events(client, con, cycle, chosen)
-    book = exposure_book(con, cycle.mode.execution, groups)
+    book = exposure_book(con, cycle.mode.execution, groups, schedules)
     candidates, trimmed, _ = size_candidates(
         chosen, book, cycle.capital, cycle.risk.caps(), cycle.thresholds, depth
     )
@@ -176,39 +163,7 @@ def _decide(
         quote_ts={q.ticker: q.quote_ts for q in quotes},
     )  # fmt: skip
     save_exclusions(con, cycle.scan_id, counts)
-    return Decision(candidates, counts, len(quotes), len(opportunities))
-
-
-def market_contexts(
-    quotes: list[MarketQuote],
-    groups: dict[str, str],
-    series: dict[str, SeriesInfo],
-    schedules: dict[str, FeeSchedule | None],
-    model: WinProbabilityModel,
-) -> list[MarketContext]:
-    """Each quote with its family, group, fee schedule and calibrated YES probability."""
-    families = [
-        market_family(q.category, _series_category(series, q.series_ticker)) for q in quotes
-    ]
-    mids = [yes_mid(q) for q in quotes]
-    prices = np.array([float(m) if m is not None else 0.5 for m in mids])
-    q_yes, tradeable = model.assess(prices, families)
-    return [
-        MarketContext(
-            quote=quote,
-            family=family,
-            group_id=groups.get(quote.ticker, quote.event_ticker),
-            schedule=schedules.get(quote.series_ticker),
-            yes_win_probability=None if mid is None or np.isnan(q) else float(q),
-            tradeable=mid is not None and bool(ok),
-        )
-        for quote, family, mid, q, ok in zip(quotes, families, mids, q_yes, tradeable, strict=True)
-    ]
-
-
-def _series_category(series: dict[str, SeriesInfo], ticker: str) -> str | None:
-    info = series.get(ticker)
-    return info.category if info else None
+    return Decision(candidates, counts, len(quotes), screening.opportunities)
 
 
 def _learn_events(
@@ -239,7 +194,7 @@ def _book_depth(
     tickers = sorted({o.context.quote.ticker for o in chosen})
     books = client.order_books(tickers, depth=cycle.trading.book_depth)
     save_order_books(con, cycle.scan_id, books, cycle.now)
-    return depth_within_limit(chosen, books, cycle.trading.limit_slippage_cents * CENT)
+    return depth_within_limit(chosen, books, cycle.trading.limit_slippage_cents)
 
 
 def _metadata(

@@ -7,14 +7,12 @@ from decimal import Decimal
 import dagster as dg
 import pandas as pd
 
-from flb_pipeline.core.families import heuristic_group_key, market_family
 from flb_pipeline.core.grouping import (
-    GroupingMarket,
     PriceHistory,
     build_groups,
     group_summary,
+    grouping_markets,
 )
-from flb_pipeline.core.records import SeriesInfo
 from flb_pipeline.core.strategy import (
     StrategyThresholds,
 )
@@ -79,30 +77,14 @@ def correlation_groups(
     )
 
 
-def grouping_markets(
-    rows: list[tuple[str, str, str, str]], series: dict[str, SeriesInfo]
-) -> list[GroupingMarket]:
-    """(ticker, event, series, category) rows with their family and heuristic key."""
-    markets = []
-    for ticker, event_ticker, series_ticker, category in rows:
-        info = series.get(series_ticker)
-        family = market_family(category, info.category if info else None)
-        tags = info.tags if info else ()
-        key = heuristic_group_key(family, series_ticker, tags)
-        markets.append(GroupingMarket(ticker, event_ticker, series_ticker, family, key))
-    return markets
-
-
 class ThresholdsConfig(dg.Config):
     """Decision thresholds used until a backtest chooses others (DESIGN §5.4)."""
 
-    min_favourite_price: float = 0.85
-    min_edge: float = 0.01
-    kelly_fraction: float = 0.25
-    min_seconds_to_close: float = 60.0
-    # The model is fitted on prices a few minutes before close (calibration horizon);
-    # applying it days out would extrapolate, so the window stays near that horizon.
-    max_seconds_to_close: float = 1800.0
+    min_favourite_price: float = float(StrategyThresholds.min_favourite_price)
+    min_edge: float = StrategyThresholds.min_edge
+    kelly_fraction: float = StrategyThresholds.kelly_fraction
+    min_seconds_to_close: float = StrategyThresholds.min_seconds_to_close
+    max_seconds_to_close: float = StrategyThresholds.max_seconds_to_close
 
 
 @dg.asset(

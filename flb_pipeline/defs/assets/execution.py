@@ -16,14 +16,14 @@ import duckdb
 import pandas as pd
 
 from flb_pipeline.core.execution import order_intent, paper_fills, paper_order_id
-from flb_pipeline.core.fees import FeeSchedule
+from flb_pipeline.core.fees import FeeSchedule, schedule_for
 from flb_pipeline.core.modes import TradingMode
 from flb_pipeline.core.records import OrderIntent
 from flb_pipeline.core.risk import order_gate
 from flb_pipeline.defs.reconcile import (
     EXCHANGE,
     cancel_stale_orders,
-    complete_fees,
+    exchange_fills,
     resolve_unknown_orders,
 )
 from flb_pipeline.defs.resources import (
@@ -40,11 +40,9 @@ from flb_pipeline.exchange.schema import series_ticker_of
 from flb_pipeline.reports.tables import markdown_table
 from flb_pipeline.store.decisions import candidates_frame
 from flb_pipeline.store.ledger import (
-    UNRESOLVED,
     OrderRecord,
     append_fills,
     load_asks,
-    order_status,
     orders_frame,
     record_order_intent,
     update_order,
@@ -68,6 +66,7 @@ class Submission:
     scan_id: str
     checks: dict[str, dict[str, Any]]
     trading: TradingResource
+    schedules: dict[str, FeeSchedule | None]
     sent: int = 0
     already_recorded: int = 0
     rejected: dict[str, int] = field(default_factory=dict)
@@ -99,12 +98,12 @@ def order_submissions(
             resolve_unknown_orders(client, con, started)
             cancel_stale_orders(client, con, scan_id, started)
         checks = _passed_checks_or_fail(context, con, scan_id, started, risk)
-        submission = Submission(client, con, mode, scan_id, checks, trading)
+        submission = Submission(client, con, mode, scan_id, checks, trading, fee_schedules(con))
         for candidate in candidates_frame(con, scan_id).itertuples():
             _submit(submission, candidate, clock.now())
         if mode.execution == EXCHANGE:
             since = int((started - timedelta(minutes=1)).timestamp())
-            append_fills(con, complete_fees(con, client.fills(min_ts=since)), EXCHANGE)
+            append_fills(con, exchange_fills(client, con, min_ts=since), EXCHANGE)
         orders = orders_frame(con, scan_id)
     return dg.MaterializeResult(metadata=_order_metadata(submission, orders))
 
@@ -119,7 +118,7 @@ def _passed_checks_or_fail(
     """Materialising this asset on its own never sends orders its cycle did not clear."""
     checks = verdicts_for(con, scan_id)
     verdicts = {name: (v["passed"], v["evaluated_at"]) for name, v in checks.items()}
-    problem = order_gate(verdicts, now, timedelta(seconds=risk.max_quote_age_seconds))
+    problem = order_gate(verdicts, now, risk.limits().max_quote_age)
     if problem:
         message = f"refusing to send orders for scan {scan_id}: {problem}"
         context.log.error(message)
@@ -135,17 +134,15 @@ def _submit(submission: Submission, candidate: pd.Series, now: datetime) -> None
         limit_slippage_cents=trading.limit_slippage_cents,
     )  # fmt: skip
     con = submission.con
-    on_exchange = submission.mode.execution == EXCHANGE
     if not record_order_intent(con, _order_record(intent, submission, candidate), now):
         submission.already_recorded += 1
-        if on_exchange and order_status(con, intent.client_order_id) in UNRESOLVED:
-            resolve_unknown_orders(submission.client, con, now)
         return
     submission.sent += 1
-    if on_exchange:
+    if submission.mode.execution == EXCHANGE:
         _send(submission, intent, now)
     else:
-        _paper_fill(con, intent, submission.scan_id, series_ticker_of(candidate.event_ticker), now)
+        series = series_ticker_of(candidate.event_ticker)
+        _paper_fill(submission, intent, schedule_for(submission.schedules, series), now)
 
 
 def _order_record(intent: OrderIntent, submission: Submission, candidate: pd.Series) -> OrderRecord:
@@ -193,14 +190,11 @@ def _send(submission: Submission, intent: OrderIntent, now: datetime) -> None:
 
 
 def _paper_fill(
-    con: duckdb.DuckDBPyConnection,
-    intent: OrderIntent,
-    scan_id: str,
-    series_ticker: str,
-    now: datetime,
+    submission: Submission, intent: OrderIntent, schedule: FeeSchedule, now: datetime
 ) -> None:
-    schedule = fee_schedules(con).get(series_ticker) or FeeSchedule()
-    asks = load_asks(con, scan_id, intent.ticker, intent.side)
+    """Fill against the book recorded with the scan: what the exchange would have done."""
+    con = submission.con
+    asks = load_asks(con, submission.scan_id, intent.ticker, intent.side)
     fills = paper_fills(intent, asks, schedule, now)
     append_fills(con, fills, "paper")
     filled = sum(f.contracts for f in fills)

@@ -1,7 +1,5 @@
 """Positions and closed trades: the exchange's record made ours, and the trade log."""
 
-from decimal import Decimal
-
 import dagster as dg
 
 from flb_pipeline.defs.assets.execution import order_submissions
@@ -45,7 +43,7 @@ def positions(
     ):
         summary = reconcile(
             client, con, execution=mode.execution, now=now,
-            paper_capital=Decimal(str(trading.paper_starting_capital)),
+            paper_capital=trading.paper_capital(),
         )  # fmt: skip
         open_lots = positions_frame(con, mode.execution)
     if summary.corrections:

@@ -13,11 +13,10 @@ import numpy as np
 from numpy.typing import NDArray
 
 from flb_pipeline.exchange.simulator.errors import bad_request
-from flb_pipeline.exchange.simulator.units import dollars
+from flb_pipeline.exchange.simulator.units import PRICE_DOLLARS
 from flb_pipeline.exchange.simulator.world import World
 
 PERIOD_SECONDS = {1: 60, 60: 3_600, 1440: 86_400}
-_DOLLARS = [dollars(cents) for cents in range(101)]
 _OHLC = ("open", "low", "high", "close")
 _TRADE_STATS = ("open", "low", "high", "close", "mean", "previous")
 
@@ -118,6 +117,6 @@ def _trade_stats(
 
 def _with_dollars(values: dict[str, Any]) -> dict[str, Any]:
     return values | {
-        f"{name}_dollars": None if value is None else _DOLLARS[value]
+        f"{name}_dollars": None if value is None else PRICE_DOLLARS[value]
         for name, value in values.items()
     }

@@ -22,12 +22,12 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from flb_pipeline.exchange.schema import API_PREFIX
 from flb_pipeline.exchange.simulator.config import ConfigError
 from flb_pipeline.exchange.simulator.errors import ApiError, bad_request
 from flb_pipeline.exchange.simulator.faults import truncated
 from flb_pipeline.exchange.simulator.state import SimulatorState
 
-API_PREFIX = "/trade-api/v2"
 logger = logging.getLogger(__name__)
 
 

@@ -13,9 +13,9 @@ from types import TracebackType
 
 import uvicorn
 
+from flb_pipeline.exchange.schema import API_PREFIX
 from flb_pipeline.exchange.simulator.app import build_app
 from flb_pipeline.exchange.simulator.config import SimConfig
-from flb_pipeline.exchange.simulator.endpoints import API_PREFIX
 
 _STARTUP_TIMEOUT_S = 30.0
 _SHUTDOWN_TIMEOUT_S = 10.0

@@ -18,6 +18,11 @@ def dollars(cents: int) -> str:
     return f"{sign}{whole}.{frac:02d}00"
 
 
+PRICE_DOLLARS = [dollars(cents) for cents in range(101)]
+"""`dollars` of every price a contract can have, precomputed: the simulator formats
+millions of prices per scan."""
+
+
 def count_fp(count: int) -> str:
     """A contract count in Kalshi's `*_fp` form, e.g. 120 -> "120.00"."""
     return f"{count}.00"

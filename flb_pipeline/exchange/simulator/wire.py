@@ -22,10 +22,9 @@ from flb_pipeline.exchange.simulator.catalog import (
 )
 from flb_pipeline.exchange.simulator.exchange import Exchange
 from flb_pipeline.exchange.simulator.pricing import NO_ASK, NO_BID
-from flb_pipeline.exchange.simulator.units import count_fp, dollars, iso
+from flb_pipeline.exchange.simulator.units import PRICE_DOLLARS, count_fp, iso
 from flb_pipeline.exchange.simulator.world import SETTLED, STATUS_NAMES, Event, MarketRow
 
-_DOLLARS = [dollars(cents) for cents in range(101)]
 _PRICE_RANGES = [{"start": "0.0100", "end": "0.9900", "step": "0.0100"}]
 _COLLATERAL_RETURN = {True: "MECNET", False: "DIRECNET"}
 _SETTLEMENT_SOURCES = {
@@ -185,7 +184,7 @@ class MarketWire:
         return {
             "result": "yes" if yes_won else "no",
             "settlement_value": value,
-            "settlement_value_dollars": _DOLLARS[value],
+            "settlement_value_dollars": PRICE_DOLLARS[value],
             "expiration_value": f"{latent:.2f}",
         }
 
@@ -196,7 +195,7 @@ def _trading_fields(row: MarketRow) -> dict[str, Any]:
     return {
         "status": STATUS_NAMES[row.status],
         "last_price": row.last_price,
-        "last_price_dollars": _DOLLARS[row.last_price],
+        "last_price_dollars": PRICE_DOLLARS[row.last_price],
         "volume": row.volume,
         "volume_fp": count_fp(row.volume),
         "volume_24h": row.volume_24h,
@@ -204,11 +203,11 @@ def _trading_fields(row: MarketRow) -> dict[str, Any]:
         "open_interest": open_interest,
         "open_interest_fp": count_fp(open_interest),
         "previous_yes_bid": row.previous_yes_bid,
-        "previous_yes_bid_dollars": _DOLLARS[row.previous_yes_bid],
+        "previous_yes_bid_dollars": PRICE_DOLLARS[row.previous_yes_bid],
         "previous_yes_ask": row.previous_yes_ask,
-        "previous_yes_ask_dollars": _DOLLARS[row.previous_yes_ask],
+        "previous_yes_ask_dollars": PRICE_DOLLARS[row.previous_yes_ask],
         "previous_price": row.previous_price,
-        "previous_price_dollars": _DOLLARS[row.previous_price],
+        "previous_price_dollars": PRICE_DOLLARS[row.previous_price],
         "updated_time": iso(row.updated_ts),
     }
 
@@ -225,13 +224,13 @@ def _quote_fields(yes_bid: int, yes_ask: int) -> dict[str, Any]:
     no_ask = 100 - yes_bid if yes_bid > NO_BID else NO_ASK
     return {
         "yes_bid": yes_bid,
-        "yes_bid_dollars": _DOLLARS[yes_bid],
+        "yes_bid_dollars": PRICE_DOLLARS[yes_bid],
         "yes_ask": yes_ask,
-        "yes_ask_dollars": _DOLLARS[yes_ask],
+        "yes_ask_dollars": PRICE_DOLLARS[yes_ask],
         "no_bid": no_bid,
-        "no_bid_dollars": _DOLLARS[no_bid],
+        "no_bid_dollars": PRICE_DOLLARS[no_bid],
         "no_ask": no_ask,
-        "no_ask_dollars": _DOLLARS[no_ask],
+        "no_ask_dollars": PRICE_DOLLARS[no_ask],
     }
 
 
@@ -261,8 +260,10 @@ def orderbook_json(book: Book, depth: int | None) -> dict[str, Any]:
     fixed_point: dict[str, Any] = {}
     for side, levels in ascending.items():
         orderbook[side] = [[price, count] for price, count in levels]
-        orderbook[f"{side}_dollars"] = [[_DOLLARS[price], str(count)] for price, count in levels]
+        orderbook[f"{side}_dollars"] = [
+            [PRICE_DOLLARS[price], str(count)] for price, count in levels
+        ]
         fixed_point[f"{side}_dollars"] = [
-            [_DOLLARS[price], count_fp(count)] for price, count in levels
+            [PRICE_DOLLARS[price], count_fp(count)] for price, count in levels
         ]
     return {"orderbook": orderbook, "orderbook_fp": fixed_point}

@@ -3,8 +3,9 @@
 import math
 from decimal import Decimal
 
+from flb_pipeline.demo import materialization_metadata
 from flb_pipeline.store import Store
-from flb_pipeline_tests.conftest import definitions_for, materialization_metadata
+from flb_pipeline_tests.conftest import definitions_for
 
 DECISION_ASSETS = [
     "market_snapshots",

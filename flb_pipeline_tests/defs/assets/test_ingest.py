@@ -4,12 +4,12 @@ import subprocess
 import sys
 import textwrap
 
+from flb_pipeline.demo import materialization_metadata
 from flb_pipeline.store.history import price_point_count, settled_market_count
 from flb_pipeline.store.snapshots import scan_summary
 from flb_pipeline_tests.conftest import (
     check_results,
     definitions_for,
-    materialization_metadata,
     run_job,
 )
 

@@ -5,12 +5,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from flb_pipeline.demo import materialization_metadata
 from flb_pipeline.exchange.simulator import SimulatorServer
 from flb_pipeline.store import Store
 from flb_pipeline.store.models import latest_model, model_count
 from flb_pipeline_tests.conftest import (
     definitions_for,
-    materialization_metadata,
     run_job,
     small_world,
 )

@@ -9,9 +9,10 @@ import pytest
 
 from flb_pipeline.cli import main
 from flb_pipeline.defs.schedules import daily_summary_job_schedule
+from flb_pipeline.demo import materialization_metadata
 from flb_pipeline.store import Store
 from flb_pipeline.store.ledger import append_closed_trades
-from flb_pipeline_tests.conftest import QUIET, definitions_for, materialization_metadata
+from flb_pipeline_tests.conftest import QUIET, definitions_for
 from flb_pipeline_tests.trade_fixtures import fixture_trades
 
 DEAD_EXCHANGE = "http://127.0.0.1:9/trade-api/v2"  # reporting never talks to the exchange
