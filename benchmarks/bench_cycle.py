@@ -18,9 +18,9 @@ from benchmarks.common import peak_rss_mb, percentiles, simulator_process
 from flb_pipeline.demo import materialization_metadata
 from flb_pipeline.exchange.embedded import advance_simulator_clock
 from flb_pipeline.store import Store
-from flb_pipeline_tests.conftest import definitions_for, run_job
+from flb_pipeline_tests.conftest import check_results, definitions_for, run_job
 
-CYCLES = 10
+CYCLES = 20
 SIM = ["--clock", "manual", "--flb-slope", "1.3", "--history-events", "1500"]
 
 
@@ -45,22 +45,26 @@ def main() -> None:
         db_path = Path(folder) / "flb.duckdb"
         defs = definitions_for(url, db_path)
         assert run_job(defs, "history_job").success and run_job(defs, "calibration_job").success
-        wall, critical, orders = [], [], []
+        wall, critical, orders, scanned = [], [], [], []
         for _ in range(CYCLES):
             advance_simulator_clock(url, 60)
             started = time.perf_counter()
             result = run_job(defs, "trading_job")
             wall.append(time.perf_counter() - started)
             if not result.success:
-                print("cycle blocked or failed; not timed")
+                failed = [name for name, passed in check_results(result).items() if not passed]
+                print(f"cycle blocked ({', '.join(failed) or 'a step failed'}); not timed")
                 continue
-            scan_id = materialization_metadata(result, "market_snapshots")["scan_id"]
+            scan = materialization_metadata(result, "market_snapshots")
+            scan_id = scan["scan_id"]
+            scanned.append(scan["markets"])
             orders.append(materialization_metadata(result, "order_submissions")["orders_sent"])
             if orders[-1]:
                 critical.append(critical_path_s(db_path, scan_id))
     print(f"trading_job wall (s):                    {percentiles(wall)}")
     print(f"snapshot start -> orders acknowledged (s): {percentiles(critical)}")
     print(f"orders per cycle: {orders}")
+    print(f"markets scanned per cycle: {min(scanned)}-{max(scanned)}")
     print(f"peak RSS: {peak_rss_mb():.0f} MB")
 
 

@@ -13,6 +13,8 @@ import time
 from pathlib import Path
 
 from benchmarks.common import percentiles
+from flb_pipeline.store import Store
+from flb_pipeline.store.health import kill_switch_states
 from flb_pipeline_tests.e2e.harness import Deployment
 
 LAUNCHES = 5
@@ -26,10 +28,18 @@ def main() -> None:
         timings, statuses = [], []
         for _ in range(LAUNCHES):
             started = time.perf_counter()
-            statuses.append(dev.wait_for_run(dev.launch("trading_job")))
+            status = dev.wait_for_run(dev.launch("trading_job"))
             timings.append(time.perf_counter() - started)
+            statuses.append(status if status == "SUCCESS" else f"{status} ({_tripped(dev)})")
     print(f"trading_job launch -> finished (s): {percentiles(timings)}")
     print(f"statuses: {statuses}")
+
+
+def _tripped(dev: Deployment) -> str:
+    """The kill switches whose latest verdict failed: why a finished run was blocked."""
+    with Store(dev.db_path).connect() as con:
+        states = kill_switch_states(con)
+    return ", ".join(s["check_name"] for s in states if not s["passed"]) or "no switch"
 
 
 if __name__ == "__main__":
