@@ -58,7 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     bench = commands.add_parser("bench", help="run a benchmark from benchmarks/ (a checkout)")
     bench.add_argument(
-        "name", choices=["scan", "store", "model", "cycle", "summary", "dagster_dev"],
+        "name", choices=["scan", "store", "model", "cycle", "ledger", "summary", "dagster_dev"],
     )  # fmt: skip
     bench.add_argument("args", nargs="*", help="passed to the benchmark")
     bench.set_defaults(run=operations.bench)

@@ -88,6 +88,14 @@ class ClosedTrade:
 class Ledger:
     open_lots: list[Lot]
     closed_trades: list[ClosedTrade]
+    markets: frozenset[str] = frozenset()
+    """Every market the replay saw a fill or a settlement of."""
+
+    @property
+    def closed_out_markets(self) -> frozenset[str]:
+        """Replayed markets with no lot left open: their trades are final until a fill or
+        settlement of theirs changes (a market's lots never mix with another's)."""
+        return self.markets - {lot.ticker for lot in self.open_lots}
 
 
 def with_fees(fills: Iterable[Fill], schedule_of: Callable[[str], FeeSchedule]) -> list[Fill]:
@@ -172,8 +180,12 @@ def build_ledger(
             closed.extend(_apply_fill(book, event, contexts))
         else:
             closed.extend(_settle(book, event))
-    open_lots = [lot for lots in book.values() for lot in lots]
-    return Ledger(sorted(open_lots, key=lambda lot: (lot.opened_at, lot.order_id)), closed)
+    open_lots = sorted(
+        (lot for lots in book.values() for lot in lots),
+        key=lambda lot: (lot.opened_at, lot.order_id),
+    )
+    markets = frozenset(event.ticker for _, _, _, event in events)
+    return Ledger(open_lots, closed, markets)
 
 
 def _apply_fill(

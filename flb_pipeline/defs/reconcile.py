@@ -40,11 +40,13 @@ from flb_pipeline.store.ledger import (
     load_fills,
     load_settlements,
     log_reconciliation,
+    markets_to_replay,
     open_cost,
     order_contexts,
     positions_frame,
     positions_mark_value,
     realised_pnl,
+    record_closed_out_markets,
     replace_positions,
     resting_orders,
     unresolved_orders,
@@ -105,6 +107,7 @@ def reconcile(
     else:
         balance = paper_capital + realised_pnl(con, PAPER) - open_cost(con, PAPER)
     new_trades = append_closed_trades(con, ledger.closed_trades, execution)
+    record_closed_out_markets(con, execution, sorted(ledger.closed_out_markets), now)
     positions_value = positions_mark_value(con, execution)
     save_capital_mark(
         con, marked_at=now, scan_id=scan_id, execution=execution, balance=balance,
@@ -214,8 +217,14 @@ def _since(latest: datetime | None) -> int | None:
 
 
 def _rebuild(con: duckdb.DuckDBPyConnection, execution: str) -> Ledger:
+    """Replay every market whose trades can have changed and store its open lots as the
+    positions. Closed-out markets are not replayed: their trades are already stored, so a
+    cycle's work follows the open book, not the length of the history."""
+    markets = markets_to_replay(con, execution)
     ledger = build_ledger(
-        load_fills(con, execution), order_contexts(con, execution), load_settlements(con, execution)
+        load_fills(con, execution, markets),
+        order_contexts(con, execution, markets),
+        load_settlements(con, execution, markets),
     )
     replace_positions(con, execution, ledger.open_lots)
     return ledger

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -104,11 +104,15 @@ def unresolved_orders(
     ).fetchall()
 
 
-def order_contexts(con: duckdb.DuckDBPyConnection, execution: str) -> dict[str, OrderContext]:
+def order_contexts(
+    con: duckdb.DuckDBPyConnection, execution: str, tickers: Sequence[str]
+) -> dict[str, OrderContext]:
+    """The decisions behind our orders in `tickers`, keyed by client_order_id."""
     rows = con.execute(
         "SELECT client_order_id, scan_id, model_id, thresholds_id, decision_price,"
-        " win_probability, family, group_id FROM orders WHERE execution = ?",
-        [execution],
+        " win_probability, family, group_id FROM orders"
+        " WHERE execution = ? AND ticker IN (SELECT unnest(?::VARCHAR[]))",
+        [execution, list(tickers)],
     ).fetchall()
     return {row[0]: OrderContext(*row) for row in rows}
 
@@ -195,11 +199,15 @@ def drop_unknown_fills(
     return [row[0] for row in rows]
 
 
-def load_fills(con: duckdb.DuckDBPyConnection, execution: str) -> list[Fill]:
+def load_fills(
+    con: duckdb.DuckDBPyConnection, execution: str, tickers: Sequence[str]
+) -> list[Fill]:
     rows = con.execute(
         "SELECT fill_id, order_id, client_order_id, ticker, side, action, contracts, price, fee,"
-        " is_taker, created_time FROM fills WHERE execution = ? ORDER BY created_time, fill_id",
-        [execution],
+        " is_taker, created_time FROM fills"
+        " WHERE execution = ? AND ticker IN (SELECT unnest(?::VARCHAR[]))"
+        " ORDER BY created_time, fill_id",
+        [execution, list(tickers)],
     ).fetchall()
     return [Fill(*row) for row in rows]
 
@@ -235,12 +243,15 @@ def append_settlements(
     return _count(con, "settlements") - before
 
 
-def load_settlements(con: duckdb.DuckDBPyConnection, execution: str) -> list[Settlement]:
+def load_settlements(
+    con: duckdb.DuckDBPyConnection, execution: str, tickers: Sequence[str]
+) -> list[Settlement]:
     rows = con.execute(
         "SELECT ticker, event_ticker, result, yes_contracts, no_contracts, yes_total_cost,"
-        " no_total_cost, revenue, settled_time FROM settlements WHERE execution = ?"
+        " no_total_cost, revenue, settled_time FROM settlements"
+        " WHERE execution = ? AND ticker IN (SELECT unnest(?::VARCHAR[]))"
         " ORDER BY settled_time, ticker",
-        [execution],
+        [execution, list(tickers)],
     ).fetchall()
     return [Settlement(*row) for row in rows]
 
@@ -249,6 +260,58 @@ def latest_settlement_time(con: duckdb.DuckDBPyConnection, execution: str) -> da
     return con.execute(
         "SELECT max(settled_time) FROM settlements WHERE execution = ?", [execution]
     ).fetchall()[0][0]
+
+
+MARKET_RECORDS = """
+    WITH fill_counts AS (
+        SELECT ticker, count(*) AS fills, bit_xor(hash(fill_id)) AS fill_digest
+        FROM fills WHERE execution = $execution GROUP BY ticker
+    ), settlement_counts AS (
+        SELECT ticker, count(*) AS settlements
+        FROM settlements WHERE execution = $execution GROUP BY ticker
+    ), market_records AS (
+        SELECT coalesce(f.ticker, s.ticker) AS ticker, coalesce(f.fills, 0) AS fills,
+               coalesce(f.fill_digest, 0) AS fill_digest,
+               coalesce(s.settlements, 0) AS settlements
+        FROM fill_counts f FULL OUTER JOIN settlement_counts s ON f.ticker = s.ticker
+    ), changed AS (
+        SELECT r.* FROM market_records r
+        LEFT JOIN closed_out_markets c ON c.execution = $execution AND c.ticker = r.ticker
+        WHERE c.ticker IS NULL OR c.fills <> r.fills OR c.fill_digest <> r.fill_digest
+           OR c.settlements <> r.settlements
+    )
+"""
+"""Each market's fills (count and an order-free digest of their ids) and settlements, and
+those whose records differ from what they were closed out with (`changed`)."""
+
+
+def markets_to_replay(con: duckdb.DuckDBPyConnection, execution: str) -> list[str]:
+    """Markets whose trades can have changed: all with fills or settlements, except those
+    closed out with exactly the records they have now. A fill that arrives late, or one that
+    reconciliation drops, changes its market's digest and brings the market back."""
+    rows = con.execute(
+        MARKET_RECORDS + "SELECT ticker FROM changed ORDER BY ticker", {"execution": execution}
+    ).fetchall()
+    return [row[0] for row in rows]
+
+
+def record_closed_out_markets(
+    con: duckdb.DuckDBPyConnection, execution: str, tickers: Sequence[str], at: datetime
+) -> int:
+    """Remember the records `tickers` were closed out with. Call only once their closed
+    trades are stored; a market still holding a position is never recorded."""
+    rows = con.execute(
+        MARKET_RECORDS
+        + """
+        INSERT OR REPLACE INTO closed_out_markets
+        SELECT $execution, ticker, fills, fill_digest, settlements, $at FROM changed
+        WHERE ticker IN (SELECT unnest($tickers::VARCHAR[]))
+          AND ticker NOT IN (SELECT ticker FROM positions WHERE execution = $execution)
+        RETURNING ticker
+        """,
+        {"execution": execution, "tickers": list(tickers), "at": at},
+    ).fetchall()
+    return len(rows)
 
 
 def replace_positions(

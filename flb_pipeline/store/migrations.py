@@ -330,6 +330,21 @@ MIGRATIONS: tuple[Migration, ...] = (
         "index snapshots by scan: every cycle reads its own scan out of a growing table",
         "CREATE INDEX market_snapshots_by_scan ON market_snapshots (scan_id);",
     ),
+    Migration(
+        5,
+        "closed-out markets: the records each closed out with, replayed again only if they change",
+        """
+        CREATE TABLE closed_out_markets (
+            execution VARCHAR NOT NULL,
+            ticker VARCHAR NOT NULL,
+            fills BIGINT NOT NULL,
+            fill_digest UBIGINT NOT NULL,
+            settlements BIGINT NOT NULL,
+            closed_out_at TIMESTAMPTZ NOT NULL,
+            PRIMARY KEY (execution, ticker)
+        );
+        """,
+    ),
 )
 
 

@@ -140,3 +140,31 @@ def test_paper_settlement_pays_a_dollar_per_winning_contract_and_no_fee():
     assert settled.revenue == D(15)
     assert paper_settlement("A", lots, "no", T0).revenue == D(3)
     assert paper_settlement("A", lots, "void", T0).revenue == D(0)
+
+
+def test_replaying_markets_one_by_one_gives_the_whole_replay():
+    """A market's lots never mix with another's: replaying only some markets yields exactly
+    their part of the full ledger, which is what lets reconciliation skip closed-out ones."""
+    fills = [
+        fill("f1", "o1", "A", "yes", 100, "0.95", "0.34", 0),
+        fill("f2", "o2", "B", "no", 10, "0.90", "0.07", 1),
+        fill("f3", "o3", "C", "yes", 60, "0.88", "0.45", 2),
+        fill("f4", "o3", "C", "yes", 20, "0.90", "0.10", 3, action="sell"),
+    ]
+    settlements = [settle("A", "yes", 30), settle("B", "yes", 31)]
+    whole = build_ledger(fills, CONTEXTS, settlements)
+    parts = [
+        build_ledger(
+            [f for f in fills if f.ticker == m], CONTEXTS, [s for s in settlements if s.ticker == m]
+        )
+        for m in ("A", "B", "C")
+    ]
+    assert whole.markets == {"A", "B", "C"}
+    assert whole.closed_out_markets == {"A", "B"}
+    assert sorted(t.trade_id for p in parts for t in p.closed_trades) == sorted(
+        t.trade_id for t in whole.closed_trades
+    )
+    assert [lot for p in parts for lot in p.open_lots] == whole.open_lots
+    assert {t.trade_id: t for p in parts for t in p.closed_trades} == {
+        t.trade_id: t for t in whole.closed_trades
+    }
