@@ -31,6 +31,7 @@ from flb_pipeline.exchange.schema import series_ticker_of
 from flb_pipeline.store.decisions import save_capital_mark
 from flb_pipeline.store.ledger import (
     PENDING,
+    MarketRecords,
     append_closed_trades,
     append_fills,
     append_settlements,
@@ -57,6 +58,19 @@ from flb_pipeline.store.series import fee_schedules
 FETCH_OVERLAP = timedelta(hours=1)
 UNSENT_AFTER = timedelta(seconds=60)
 EXCHANGE, PAPER = "exchange", "paper"
+
+
+@dataclass(frozen=True)
+class Replay:
+    """A rebuilt ledger and the records of the markets it replayed."""
+
+    ledger: Ledger
+    markets: list[MarketRecords]
+
+    def closed_out(self) -> list[MarketRecords]:
+        """The replayed markets the ledger left with no open lot, as they were replayed."""
+        closed_out = self.ledger.closed_out_markets
+        return [market for market in self.markets if market.ticker in closed_out]
 
 
 @dataclass(frozen=True)
@@ -99,15 +113,16 @@ def reconcile(
     else:
         resolved, new_fills = 0, 0
         new_settlements = append_settlements(con, _paper_settlements(client, con), PAPER)
-    ledger = _rebuild(con, execution)
+    replay = _rebuild(con, execution)
     corrections = 0
     if execution == EXCHANGE:
-        corrections, ledger = _match_exchange_positions(client, con, ledger, now)
+        corrections, replay = _match_exchange_positions(client, con, replay, now)
+    new_trades = append_closed_trades(con, replay.ledger.closed_trades, execution)
+    record_closed_out_markets(con, execution, replay.closed_out(), now)
+    if execution == EXCHANGE:
         balance = client.balance().balance
-    else:
+    else:  # after the trades are stored: a lot that just closed counts once, as realised
         balance = paper_capital + realised_pnl(con, PAPER) - open_cost(con, PAPER)
-    new_trades = append_closed_trades(con, ledger.closed_trades, execution)
-    record_closed_out_markets(con, execution, sorted(ledger.closed_out_markets), now)
     positions_value = positions_mark_value(con, execution)
     save_capital_mark(
         con, marked_at=now, scan_id=scan_id, execution=execution, balance=balance,
@@ -216,18 +231,19 @@ def _since(latest: datetime | None) -> int | None:
     return int((latest - FETCH_OVERLAP).timestamp()) if latest else None
 
 
-def _rebuild(con: duckdb.DuckDBPyConnection, execution: str) -> Ledger:
+def _rebuild(con: duckdb.DuckDBPyConnection, execution: str) -> Replay:
     """Replay every market whose trades can have changed and store its open lots as the
     positions. Closed-out markets are not replayed: their trades are already stored, so a
     cycle's work follows the open book, not the length of the history."""
     markets = markets_to_replay(con, execution)
+    tickers = [market.ticker for market in markets]
     ledger = build_ledger(
-        load_fills(con, execution, markets),
-        order_contexts(con, execution, markets),
-        load_settlements(con, execution, markets),
+        load_fills(con, execution, tickers),
+        order_contexts(con, execution, tickers),
+        load_settlements(con, execution, tickers),
     )
     replace_positions(con, execution, ledger.open_lots)
-    return ledger
+    return Replay(ledger, markets)
 
 
 def _paper_settlements(client: KalshiClient, con: duckdb.DuckDBPyConnection) -> list[Settlement]:
@@ -246,22 +262,23 @@ def _paper_settlements(client: KalshiClient, con: duckdb.DuckDBPyConnection) -> 
 
 
 def _match_exchange_positions(
-    client: KalshiClient, con: duckdb.DuckDBPyConnection, ledger: Ledger, now: datetime
-) -> tuple[int, Ledger]:
+    client: KalshiClient, con: duckdb.DuckDBPyConnection, replay: Replay, now: datetime
+) -> tuple[int, Replay]:
     """Make our positions the exchange's: first by repairing our fills of a market that
     differs (dropping fills the exchange does not know, adding those we missed), then, where
     fills still cannot explain the exchange, by adopting its position. Each step is logged."""
     theirs = {p.ticker: p for p in client.positions() if p.position}
     exchange_net = {ticker: p.position for ticker, p in theirs.items()}
-    mismatched = position_mismatches(net_contracts(ledger.open_lots), exchange_net)
+    mismatched = position_mismatches(net_contracts(replay.ledger.open_lots), exchange_net)
     if not mismatched:
-        return 0, ledger
+        return 0, replay
     for ticker, ours, _ in mismatched:
         _repair_fills(client, con, ticker, ours, now)
-    ledger = _rebuild(con, EXCHANGE)
-    remaining = position_mismatches(net_contracts(ledger.open_lots), exchange_net)
+    replay = _rebuild(con, EXCHANGE)
+    open_lots = replay.ledger.open_lots
+    remaining = position_mismatches(net_contracts(open_lots), exchange_net)
     if remaining:
-        lots = [lot for lot in ledger.open_lots if lot.ticker not in {t for t, _, _ in remaining}]
+        lots = [lot for lot in open_lots if lot.ticker not in {t for t, _, _ in remaining}]
         lots += [_exchange_lot(theirs[t], now) for t, _, _ in remaining if t in theirs]
         replace_positions(con, EXCHANGE, lots, source="exchange")
         for ticker, ours, exchange in remaining:
@@ -270,7 +287,7 @@ def _match_exchange_positions(
                 local_value=str(ours), exchange_value=str(exchange),
                 action="adopted the exchange position",
             )  # fmt: skip
-    return len(mismatched), ledger
+    return len(mismatched), replay
 
 
 def _repair_fills(

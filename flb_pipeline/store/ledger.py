@@ -10,6 +10,7 @@ from decimal import Decimal
 
 import duckdb
 import pandas as pd
+import pyarrow as pa
 
 from flb_pipeline.core.ledger import ClosedTrade, Lot, OrderContext
 from flb_pipeline.core.records import BookLevel, Fill, OrderBook, Settlement
@@ -262,56 +263,82 @@ def latest_settlement_time(con: duckdb.DuckDBPyConnection, execution: str) -> da
     ).fetchall()[0][0]
 
 
-MARKET_RECORDS = """
-    WITH fill_counts AS (
-        SELECT ticker, count(*) AS fills, bit_xor(hash(fill_id)) AS fill_digest
-        FROM fills WHERE execution = $execution GROUP BY ticker
-    ), settlement_counts AS (
-        SELECT ticker, count(*) AS settlements
-        FROM settlements WHERE execution = $execution GROUP BY ticker
-    ), market_records AS (
-        SELECT coalesce(f.ticker, s.ticker) AS ticker, coalesce(f.fills, 0) AS fills,
-               coalesce(f.fill_digest, 0) AS fill_digest,
-               coalesce(s.settlements, 0) AS settlements
-        FROM fill_counts f FULL OUTER JOIN settlement_counts s ON f.ticker = s.ticker
-    ), changed AS (
-        SELECT r.* FROM market_records r
+@dataclass(frozen=True)
+class MarketRecords:
+    """What one market's ledger is replayed from: its fills (their count and an order-free
+    digest of their ids) and its settlements. Fills and settlements are insert-only, so a
+    market whose records match these has the trades it had. A change to how trades are
+    replayed must clear `closed_out_markets` in a migration, or closed-out markets keep the
+    trades the old rules gave them."""
+
+    ticker: str
+    fills: int
+    fill_digest: int
+    settlements: int
+
+
+def markets_to_replay(con: duckdb.DuckDBPyConnection, execution: str) -> list[MarketRecords]:
+    """Markets whose trades can have changed, with the records they are replayed from: all
+    with fills or settlements, except those closed out with exactly the records they have
+    now. A fill that arrives late, or one that reconciliation drops, brings its market back.
+
+    The digest is md5 based, so it does not change with DuckDB's own `hash()` between
+    releases."""
+    rows = con.execute(
+        """
+        WITH fill_records AS (
+            SELECT ticker, count(*) AS fills, bit_xor(md5_number_lower(fill_id)) AS fill_digest
+            FROM fills WHERE execution = $execution GROUP BY ticker
+        ), settlement_records AS (
+            SELECT ticker, count(*) AS settlements
+            FROM settlements WHERE execution = $execution GROUP BY ticker
+        ), market_records AS (
+            SELECT coalesce(f.ticker, s.ticker) AS ticker, coalesce(f.fills, 0) AS fills,
+                   coalesce(f.fill_digest, 0) AS fill_digest,
+                   coalesce(s.settlements, 0) AS settlements
+            FROM fill_records f FULL OUTER JOIN settlement_records s ON f.ticker = s.ticker
+        )
+        SELECT r.ticker, r.fills, r.fill_digest, r.settlements FROM market_records r
         LEFT JOIN closed_out_markets c ON c.execution = $execution AND c.ticker = r.ticker
         WHERE c.ticker IS NULL OR c.fills <> r.fills OR c.fill_digest <> r.fill_digest
            OR c.settlements <> r.settlements
-    )
-"""
-"""Each market's fills (count and an order-free digest of their ids) and settlements, and
-those whose records differ from what they were closed out with (`changed`)."""
-
-
-def markets_to_replay(con: duckdb.DuckDBPyConnection, execution: str) -> list[str]:
-    """Markets whose trades can have changed: all with fills or settlements, except those
-    closed out with exactly the records they have now. A fill that arrives late, or one that
-    reconciliation drops, changes its market's digest and brings the market back."""
-    rows = con.execute(
-        MARKET_RECORDS + "SELECT ticker FROM changed ORDER BY ticker", {"execution": execution}
+        ORDER BY r.ticker
+        """,
+        {"execution": execution},
     ).fetchall()
-    return [row[0] for row in rows]
+    return [MarketRecords(*row) for row in rows]
 
 
 def record_closed_out_markets(
-    con: duckdb.DuckDBPyConnection, execution: str, tickers: Sequence[str], at: datetime
+    con: duckdb.DuckDBPyConnection,
+    execution: str,
+    markets: Sequence[MarketRecords],
+    at: datetime,
 ) -> int:
-    """Remember the records `tickers` were closed out with. Call only once their closed
-    trades are stored; a market still holding a position is never recorded."""
-    rows = con.execute(
-        MARKET_RECORDS
-        + """
-        INSERT OR REPLACE INTO closed_out_markets
-        SELECT $execution, ticker, fills, fill_digest, settlements, $at FROM changed
-        WHERE ticker IN (SELECT unnest($tickers::VARCHAR[]))
-          AND ticker NOT IN (SELECT ticker FROM positions WHERE execution = $execution)
-        RETURNING ticker
-        """,
-        {"execution": execution, "tickers": list(tickers), "at": at},
-    ).fetchall()
-    return len(rows)
+    """Remember the records `markets` were replayed and closed out with, once their closed
+    trades are stored. They are the records read before the replay, never fresh ones, so a
+    fill that lands after the replay still brings its market back. A market still holding a
+    position (one adopted from the exchange) is never recorded."""
+    held = {
+        row[0]
+        for row in con.execute(
+            "SELECT DISTINCT ticker FROM positions WHERE execution = ?", [execution]
+        ).fetchall()
+    }
+    closed_out = [m for m in markets if m.ticker not in held]
+    return append(
+        con,
+        "closed_out_markets",
+        {
+            "execution": [execution] * len(closed_out),
+            "ticker": [m.ticker for m in closed_out],
+            "fills": [m.fills for m in closed_out],
+            "fill_digest": pa.array([m.fill_digest for m in closed_out], pa.uint64()),
+            "settlements": [m.settlements for m in closed_out],
+            "closed_out_at": timestamps([at] * len(closed_out)),
+        },
+        on_conflict="replace",
+    )
 
 
 def replace_positions(

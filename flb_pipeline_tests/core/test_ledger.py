@@ -150,6 +150,7 @@ def test_replaying_markets_one_by_one_gives_the_whole_replay():
         fill("f2", "o2", "B", "no", 10, "0.90", "0.07", 1),
         fill("f3", "o3", "C", "yes", 60, "0.88", "0.45", 2),
         fill("f4", "o3", "C", "yes", 20, "0.90", "0.10", 3, action="sell"),
+        fill("f5", "o4", "D", "no", 5, "0.92", "0.03", 4),
     ]
     settlements = [settle("A", "yes", 30), settle("B", "yes", 31)]
     whole = build_ledger(fills, CONTEXTS, settlements)
@@ -157,9 +158,9 @@ def test_replaying_markets_one_by_one_gives_the_whole_replay():
         build_ledger(
             [f for f in fills if f.ticker == m], CONTEXTS, [s for s in settlements if s.ticker == m]
         )
-        for m in ("A", "B", "C")
+        for m in ("A", "B", "C", "D")
     ]
-    assert whole.markets == {"A", "B", "C"}
+    assert whole.markets == {"A", "B", "C", "D"}
     assert whole.closed_out_markets == {"A", "B"}
     assert sorted(t.trade_id for p in parts for t in p.closed_trades) == sorted(
         t.trade_id for t in whole.closed_trades
