@@ -62,10 +62,14 @@ def timestamp(value: Any, field: str) -> datetime:
 
 
 def decimal(value: Any, field: str) -> Decimal:
+    """A finite number: "NaN" and "Infinity" parse as Decimals but are not amounts."""
     try:
-        return Decimal(str(value))
+        number = Decimal(str(value))
     except InvalidOperation:
-        raise SchemaError(f"field {field!r} is not a number: {value!r}") from None
+        number = None
+    if number is None or not number.is_finite():
+        raise SchemaError(f"field {field!r} is not a number: {value!r}")
+    return number
 
 
 def dollars(obj: Json, field: str, *, required_field: bool = True) -> Decimal | None:

@@ -173,3 +173,9 @@ def test_prices_finer_than_four_decimals_are_refused_not_rounded():
     with pytest.raises(SchemaError, match="more than four decimals"):
         schema.market_quote(market_json(yes_bid_dollars="0.88505"))
     assert schema.market_quote(market_json(yes_bid_dollars="0.8850")).yes_bid == D("0.885")
+
+
+@pytest.mark.parametrize("price", ["abc", "NaN", "Infinity", "-Infinity", ""])
+def test_prices_that_are_not_finite_numbers_are_refused_with_the_field_named(price):
+    with pytest.raises(SchemaError, match="'yes_bid_dollars' is not a number"):
+        schema.market_quote(market_json(yes_bid_dollars=price))
