@@ -88,7 +88,7 @@ class ClosedTrade:
 class Ledger:
     open_lots: list[Lot]
     closed_trades: list[ClosedTrade]
-    markets: frozenset[str] = frozenset()
+    markets: frozenset[str]
     """Every market the replay saw a fill or a settlement of."""
 
     @property

@@ -13,10 +13,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from flb_pipeline.core.ledger import WIN, ClosedTrade
+from flb_pipeline.core.ledger import BASIS_POINTS, WIN, ClosedTrade
 
 BUCKET_CENTS = 5
-BASIS_POINTS = Decimal(10_000)
 ZERO = Decimal(0)
 
 

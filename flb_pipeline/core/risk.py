@@ -253,9 +253,7 @@ def correlation_breach(
     if not capital or capital <= 0:
         return cannot_evaluate(CORRELATION_BREACH, "capital unknown")
     cap = limits.group_fraction * capital
-    worst_group, worst = max(
-        group_exposures.items(), key=lambda kv: kv[1], default=("", Decimal(0))
-    )
+    worst_group, worst = _largest(group_exposures)
     passed = worst <= cap
     reason = f"largest group {worst_group or '-'} risks {worst:.2f} of a {cap:.2f} cap"
     return Verdict(

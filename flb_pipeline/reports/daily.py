@@ -12,6 +12,7 @@ from typing import Any
 
 from flb_pipeline.reports import plots
 from flb_pipeline.reports.exports import jsonable, write_json
+from flb_pipeline.reports.tables import markdown_rows
 
 BUCKET_HEADER = ["bucket", "trades", "win rate", "predicted", "gross bps", "net bps", "net P&L"]
 ATTRIBUTION_HEADER = ["key", "trades", "net P&L", "net bps"]
@@ -104,14 +105,14 @@ def render_markdown(document: dict[str, Any], picture_names: dict[str, str]) -> 
     lines = [f"# Daily summary {document['day']} ({document['timezone']})", ""]
     if document["note"]:
         lines += [f"_{document['note']}_", ""]
-    lines += _md_table(["metric", "value"], summary_rows(document))
+    lines.append(markdown_rows(["metric", "value"], summary_rows(document)))
     lines += ["", "## By entry price", ""]
-    lines += _md_table(BUCKET_HEADER, bucket_rows(document))
+    lines.append(markdown_rows(BUCKET_HEADER, bucket_rows(document)))
     for key in ("family", "group"):
         lines += ["", f"## Attribution by {key}", ""]
-        lines += _md_table(ATTRIBUTION_HEADER, _attribution_rows(document, key))
+        lines.append(markdown_rows(ATTRIBUTION_HEADER, _attribution_rows(document, key)))
     lines += ["", "## Kill switches at the end of the day", ""]
-    lines += _md_table(["switch", "passed", "reason"], _switch_rows(document))
+    lines.append(markdown_rows(["switch", "passed", "reason"], _switch_rows(document)))
     lines += ["", "## Plots", ""]
     lines += [f"![{name}]({file})" for name, file in picture_names.items()]
     return "\n".join(lines) + "\n"
@@ -154,16 +155,6 @@ def _switch_rows(document: dict[str, Any]) -> list[tuple[str, ...]]:
     return [
         (s["check_name"], "yes" if s["passed"] else "NO", s["reason"])
         for s in document["health"]["kill_switches"]
-    ]
-
-
-def _md_table(header: list[str], rows: list[tuple[str, ...]]) -> list[str]:
-    if not rows:
-        return ["none"]
-    return [
-        "| " + " | ".join(header) + " |",
-        "|" + "---|" * len(header),
-        *["| " + " | ".join(row) + " |" for row in rows],
     ]
 
 

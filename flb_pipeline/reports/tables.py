@@ -9,14 +9,18 @@ import pandas as pd
 
 
 def markdown_table(frame: pd.DataFrame, columns: Sequence[str] | None = None) -> str:
-    """A GitHub-style table; an empty frame renders as `none`."""
+    """A GitHub-style table of `frame`'s values; an empty frame renders as `none`."""
     shown = frame if columns is None else frame[list(columns)]
-    if shown.empty:
+    cells = [[_cell(value) for value in row] for row in shown.itertuples(False)]
+    return markdown_rows(list(shown.columns), cells)
+
+
+def markdown_rows(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    """A GitHub-style table of cells already formatted; no rows renders as `none`."""
+    if not rows:
         return "none"
-    header = "| " + " | ".join(shown.columns) + " |"
-    rule = "|" + "---|" * len(shown.columns)
-    rows = ["| " + " | ".join(_cell(v) for v in row) + " |" for row in shown.itertuples(False)]
-    return "\n".join([header, rule, *rows])
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    return "\n".join([*lines, *("| " + " | ".join(row) + " |" for row in rows)])
 
 
 def _cell(value: object) -> str:
