@@ -39,6 +39,28 @@ GROUP_ID_SEPARATOR = "+"
 _RELATIVE_VARIANCE_FLOOR = 1e-9
 
 
+@dataclass(frozen=True)
+class ScanGroups:
+    """One scan's correlation groups, by market and by event."""
+
+    by_ticker: Mapping[str, str]
+    by_event: Mapping[str, str]
+
+    def of_market(self, ticker: str, event_ticker: str) -> str:
+        return self.by_ticker.get(ticker) or self.by_event.get(event_ticker) or event_ticker
+
+    def of_holding(self, ticker: str, event_ticker: str, bought_in: str) -> str:
+        """Where a lot or resting order counts against the group cap.
+
+        Today's group of its market; once the market has left the scan (closed, awaiting
+        settlement), the group it was bought in; a lot no order of ours explains (a
+        restored database, a manual trade) belongs to its event's group, and failing all
+        else to its event alone.
+        """
+        event = event_ticker or ticker
+        return self.by_ticker.get(ticker) or bought_in or self.by_event.get(event) or event
+
+
 @dataclass(frozen=True, slots=True)
 class GroupingMarket:
     """An open market and the labels the event and heuristic layers group it by."""

@@ -2,15 +2,16 @@
 
 Each switch is a pure function returning a `Verdict` (passed, value, threshold, paused_until,
 reason). Missing inputs fail closed. Pauses are derived from recorded state (closed trades,
-fills, scans, `risk_events`), so they survive restarts without any process memory. A manual
-halt overrides every switch; switches only stop new entries.
+fills, scans, `risk_events`), so they survive restarts without any process memory. The manual
+halt is a check of its own beside the switches, so a halt never hides what the switches see;
+checks only stop new entries.
 """
 
 from __future__ import annotations
 
 import statistics
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 
@@ -36,6 +37,8 @@ KILL_SWITCHES = (
     EXPOSURE_LIMITS,
 )
 MANUAL_HALT = "manual_halt"
+BLOCKING_CHECKS = (*KILL_SWITCHES, MANUAL_HALT)
+"""Every check a cycle's orders need to have passed."""
 TRIP, RESET, HALT, RESUME = "trip", "reset", "halt", "resume"
 
 
@@ -137,10 +140,10 @@ def order_gate(
 ) -> str | None:
     """Why a cycle's orders may not be sent (None: they may).
 
-    Defence in depth behind the blocking checks: every switch must have passed on this very
+    Defence in depth behind the blocking checks: every check must have passed on this very
     cycle, and recently enough that its quotes are still the ones it judged.
     """
-    missing = sorted(set(KILL_SWITCHES) - set(verdicts))
+    missing = sorted(set(BLOCKING_CHECKS) - set(verdicts))
     if missing:
         return f"missing checks {missing}"
     failed = sorted(name for name, (passed, _) in verdicts.items() if not passed)
@@ -152,14 +155,46 @@ def order_gate(
     return None
 
 
-def honour_halt(verdict: Verdict, halt: RiskEvent | None) -> Verdict:
+def scan_gate(recorded: Mapping[str, tuple[bool, str]], required: Sequence[str]) -> str | None:
+    """Why a scan may not be traded (None: it may): every quality check must have been
+    recorded for it, and passed. A scan whose checks never ran is refused, not trusted."""
+    missing = sorted(set(required) - set(recorded))
+    if missing:
+        return f"its quality checks {missing} were never recorded"
+    failed = [f"{name} ({recorded[name][1]})" for name in required if not recorded[name][0]]
+    if failed:
+        return f"it failed its quality checks: {'; '.join(failed)}"
+    return None
+
+
+def entry_gate(
+    halt: RiskEvent | None, quote_ts: datetime | None, now: datetime, max_age: timedelta
+) -> str | None:
+    """Why this one order may not be posted now (None: it may).
+
+    Read immediately before each POST: a halt written while a cycle is sending stops the
+    rest of its orders, and an order whose quote aged past the limit while earlier orders
+    were sent is dropped rather than priced on a stale book.
+    """
+    if halt is not None:
+        return halt_reason(halt)
+    if quote_ts is None:
+        return "the quote this order is priced on has no time"
+    age = (now - quote_ts).total_seconds()
+    if age > max_age.total_seconds():
+        return f"its quote is {age:.1f}s old, older than {max_age.total_seconds():.0f}s"
+    return None
+
+
+def manual_halt(halt: RiskEvent | None) -> Verdict:
+    """The operator's halt as a check of its own: it blocks entries until resumed."""
     if halt is None:
-        return verdict
-    return replace(
-        verdict,
-        passed=False,
-        reason=f"manual halt since {halt.event_ts.isoformat()}: {halt.reason or 'no reason given'}",
-    )
+        return Verdict(MANUAL_HALT, True, 0, None, None, "no manual halt")
+    return Verdict(MANUAL_HALT, False, 1, None, None, halt_reason(halt))
+
+
+def halt_reason(halt: RiskEvent) -> str:
+    return f"manual halt since {halt.event_ts.isoformat()}: {halt.reason or 'no reason given'}"
 
 
 def daily_loss(
@@ -185,21 +220,47 @@ def daily_loss(
 
 
 def loss_streak(
-    recent_trades: Sequence[tuple[datetime, Decimal]], now: datetime, limits: RiskLimits
+    recent_trades: Sequence[tuple[datetime, Decimal]],
+    now: datetime,
+    limits: RiskLimits,
+    events: Sequence[RiskEvent],
 ) -> Verdict:
-    """`recent_trades`: (closed_at, net P&L) newest first. Pause 4 h from the latest loss."""
+    """`recent_trades`: (closed_at, net P&L) newest first.
+
+    Five losses in a row pause entries for 4 h from the fifth loss. The pause is the
+    recorded trip's, so a win that settles during it changes nothing; the losses that made
+    it are spent, and a new streak counts only trades closed after them.
+    """
     streak = limits.loss_streak_length
-    last = list(recent_trades[:streak])
+    paused = _active_pause(events, LOSS_STREAK, now)
+    if paused:
+        reason = f"{streak} losses in a row: paused until {paused.isoformat()}"
+        return Verdict(LOSS_STREAK, False, streak, streak, paused, reason)
+    spent_until = _streak_spent_until(events, limits)
+    last = [
+        (closed_at, pnl)
+        for closed_at, pnl in recent_trades[:streak]
+        if spent_until is None or closed_at > spent_until
+    ]
     losses = sum(1 for _, pnl in last if pnl < 0)
+    if not last:
+        return Verdict(LOSS_STREAK, True, 0, streak, None, "no closed trades since the last pause")
     if len(last) < streak or losses < streak:
-        return Verdict(
-            LOSS_STREAK, True, losses, streak, None, f"{losses} of the last {len(last)} lost"
-        )
+        reason = f"{losses} of the last {len(last)} closed trades lost"
+        return Verdict(LOSS_STREAK, True, losses, streak, None, reason)
     until = max(closed_at for closed_at, _ in last) + limits.loss_streak_pause
     if now < until:
-        reason = f"the last {streak} closed trades all lost"
+        reason = f"the last {streak} closed trades all lost: paused until {until.isoformat()}"
         return Verdict(LOSS_STREAK, False, losses, streak, until, reason)
-    return Verdict(LOSS_STREAK, True, losses, streak, None, "loss-streak pause has lifted")
+    return Verdict(LOSS_STREAK, True, losses, streak, None, "the loss-streak pause has run out")
+
+
+def _streak_spent_until(events: Sequence[RiskEvent], limits: RiskLimits) -> datetime | None:
+    """The fifth loss of the latest recorded streak: trades up to it made that pause."""
+    index = _last(events, LOSS_STREAK, (TRIP,))
+    if index is None or events[index].paused_until is None:
+        return None
+    return events[index].paused_until - limits.loss_streak_pause
 
 
 def slippage(recent_slippage_bps: Sequence[float], limits: RiskLimits) -> Verdict:
@@ -207,7 +268,7 @@ def slippage(recent_slippage_bps: Sequence[float], limits: RiskLimits) -> Verdic
     needed = limits.slippage_fills
     window = list(recent_slippage_bps[:needed])
     if len(window) < needed:
-        reason = f"only {len(window)} of {needed} fills since the last reset"
+        reason = f"{len(window)} of the {needed} fills it needs since the last reset"
         return Verdict(SLIPPAGE, True, None, limits.max_median_slippage_bps, None, reason)
     median = statistics.median(window)
     passed = median <= limits.max_median_slippage_bps
@@ -216,29 +277,42 @@ def slippage(recent_slippage_bps: Sequence[float], limits: RiskLimits) -> Verdic
 
 
 def error_burst(api_errors_in_window: int | None, limits: RiskLimits) -> Verdict:
+    """Counts calls that failed after their retries (and records the exchange sent that we had
+    to skip), not attempts: a retry that succeeds is the client working, not an error burst."""
     if api_errors_in_window is None:
         return cannot_evaluate(ERROR_BURST, "api_calls unavailable")
     minutes = limits.error_window.total_seconds() / 60
     passed = api_errors_in_window <= limits.max_api_errors
-    reason = f"{api_errors_in_window} API errors in the last {minutes:.0f} min"
+    reason = f"{api_errors_in_window} API calls failed after retries in the last {minutes:.0f} min"
     return Verdict(ERROR_BURST, passed, api_errors_in_window, limits.max_api_errors, None, reason)
 
 
 def stale_book(oldest_used_quote: datetime | None, now: datetime, limits: RiskLimits) -> Verdict:
-    """`oldest_used_quote` is None when this cycle trades nothing: nothing can be stale."""
+    """Quote age: the age of the oldest quote the cycle trades on, when this check runs.
+
+    `oldest_used_quote` is None when the cycle trades nothing: nothing can be stale, and
+    there is no age to report (value None, not 0, so health figures are not diluted).
+    """
     threshold = limits.max_quote_age.total_seconds()
     if oldest_used_quote is None:
-        return Verdict(STALE_BOOK, True, 0.0, threshold, None, "no quotes used this cycle")
+        return Verdict(STALE_BOOK, True, None, threshold, None, "no quotes used this cycle")
     age = (now - oldest_used_quote).total_seconds()
     reason = f"oldest quote used is {age:.1f}s old"
     return Verdict(STALE_BOOK, age <= threshold, age, threshold, None, reason)
 
 
 def no_fills(fills_per_ordering_scan: Sequence[int], limits: RiskLimits) -> Verdict:
-    """Fill counts of the latest scans that sent orders (since the last reset), newest first."""
+    """Fill counts of the latest scans that sent orders (since the last reset), newest first.
+
+    A scan whose orders were all rejected sent orders and got no fill: it counts, so a
+    reject storm trips the switch."""
     needed = limits.no_fill_scans
     window = list(fills_per_ordering_scan[:needed])
     empty = sum(1 for fills in window if fills == 0)
+    if not window:
+        return Verdict(
+            NO_FILLS, True, 0, needed, None, "no scan has sent orders since the last reset"
+        )
     if len(window) < needed or empty < needed:
         reason = f"{empty} of the last {len(window)} ordering scans got no fill"
         return Verdict(NO_FILLS, True, empty, needed, None, reason)

@@ -19,6 +19,7 @@ from flb_pipeline.core.records import Side
 
 OTHER_OUTCOME = ""
 KELLY = "kelly"
+TARGET_HELD = "target_held"
 POSITION_CAP = "position_cap"
 GROUP_CAP = "group_cap"
 TOTAL_CAP = "total_cap"
@@ -95,6 +96,10 @@ class ExposureBook:
     def with_holding(self, holding: Holding) -> ExposureBook:
         return replace(self, holdings=(*self.holdings, holding))
 
+    def held_contracts(self, ticker: str, side: Side) -> int:
+        """Contracts of `side` held, resting or already proposed in `ticker`."""
+        return sum(h.contracts for h in self.holdings if h.ticker == ticker and h.side == side)
+
     def position_exposure(self, ticker: str) -> Decimal:
         return _all_lose([h for h in self.holdings if h.ticker == ticker])
 
@@ -168,6 +173,8 @@ class SizingRequest:
 
 @dataclass(frozen=True)
 class Sizing:
+    """An order's size; `kelly_contracts` is the target holding it tops up to."""
+
     contracts: int
     binding_cap: str
     kelly_contracts: int
@@ -182,15 +189,21 @@ def size_order(
     caps: ExposureCaps,
     kelly_multiplier: float,
 ) -> Sizing:
-    """Kelly count, then the position, group and total caps in that order, then book depth.
+    """The Kelly target less what is already held, then the position, group and total caps in
+    that order, then book depth.
 
-    Caps are fractions of the capital left after the order is marked to the bid, so a cycle
-    that fills up to a cap does not find itself over it at the next mark.
+    The Kelly stake is the *target holding* in the market and side: what we hold, what rests
+    at the exchange and what this cycle already proposed count towards it, so a market
+    screened cycle after cycle is bought up to its target once, never stacked. Caps are
+    fractions of the capital left after the order is marked to the bid, so a cycle that
+    fills up to a cap does not find itself over it at the next mark.
     """
-    contracts = kelly_contracts(
+    target = kelly_contracts(
         request.win_probability, request.price, request.schedule, capital, kelly_multiplier
     )
-    sizing = Sizing(contracts, KELLY, contracts, Decimal(0), Decimal(0))
+    held = book.held_contracts(request.ticker, request.side)
+    contracts = max(target - held, 0)
+    sizing = Sizing(contracts, TARGET_HELD if held else KELLY, target, Decimal(0), Decimal(0))
     limits: list[tuple[str, Callable[[ExposureBook], Decimal], Decimal]] = [
         (POSITION_CAP, lambda b: b.position_exposure(request.ticker), caps.position_fraction),
         (GROUP_CAP, lambda b: b.group_exposure(request.group_id), caps.group_fraction),

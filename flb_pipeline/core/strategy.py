@@ -19,6 +19,7 @@ from flb_pipeline.core.calibration import WinProbabilityModel
 from flb_pipeline.core.execution import taker_limit
 from flb_pipeline.core.families import family_in_series
 from flb_pipeline.core.fees import FeeSchedule
+from flb_pipeline.core.grouping import ScanGroups
 from flb_pipeline.core.records import SIDES, MarketQuote, OrderBook, SeriesInfo, Side
 from flb_pipeline.core.sizing import (
     ExposureBook,
@@ -109,7 +110,7 @@ def yes_mid(quote: MarketQuote) -> Decimal | None:
 
 def market_contexts(
     quotes: Sequence[MarketQuote],
-    groups: Mapping[str, str],
+    groups: ScanGroups,
     series: Mapping[str, SeriesInfo],
     schedules: Mapping[str, FeeSchedule | None],
     model: WinProbabilityModel,
@@ -124,7 +125,7 @@ def market_contexts(
         MarketContext(
             quote=quote,
             family=family,
-            group_id=groups.get(quote.ticker, quote.event_ticker),
+            group_id=groups.of_market(quote.ticker, quote.event_ticker),
             schedule=schedules.get(quote.series_ticker),
             yes_win_probability=None if mid is None or np.isnan(q) else float(q),
             tradeable=mid is not None and bool(ok),

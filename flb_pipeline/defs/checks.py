@@ -1,9 +1,11 @@
-"""The seven kill switches and the exposure limits as blocking checks on trade_candidates.
+"""The seven kill switches, the exposure limits and the manual halt as blocking checks on
+trade_candidates.
 
 A failing check stops `order_submissions` in the same run, and its reason, value, threshold
 and pause are in the UI. Each check reads recorded state, asks `core.risk` for a verdict,
 records trips and resets in `risk_events` and its verdict in `risk_check_results` (the order
-rows quote them). Anything that stops a check from evaluating fails it closed.
+rows quote them). Anything that stops a check from evaluating fails it closed. The manual
+halt is its own check, so during a halt every switch still shows its own state.
 """
 
 import functools
@@ -30,6 +32,7 @@ from flb_pipeline.store.api_calls import errors_since
 from flb_pipeline.store.decisions import (
     candidates_frame,
     cycle_capital,
+    latest_decided_scan,
     load_groups,
     oldest_candidate_quote,
 )
@@ -58,6 +61,8 @@ class CheckState:
     events: list[RiskEvent]
     cycle: tuple[str, Decimal] | None
     """(execution mode, capital) the cycle decided with: its capital mark."""
+    with_proposed: bool = True
+    """Whether the cycle's proposed orders count (False: holdings alone, as judged now)."""
 
     def require_execution(self) -> str:
         """The cycle's execution mode; without one (no capital mark) the switch cannot see
@@ -75,7 +80,7 @@ class CheckState:
             return None
         execution, capital = self.cycle
         groups = load_groups(self.con, self.scan_id)
-        proposed = candidates_frame(self.con, self.scan_id)
+        proposed = candidates_frame(self.con, self.scan_id) if self.with_proposed else None
         schedules = fee_schedules(self.con)
         return exposure_book(self.con, execution, groups, schedules, proposed), capital
 
@@ -99,7 +104,7 @@ def _loss_streak(state: CheckState) -> Verdict:
     outcomes = recent_trade_outcomes(
         state.con, state.require_execution(), state.limits.loss_streak_length
     )
-    return risk.loss_streak(outcomes, state.now, state.limits)
+    return risk.loss_streak(outcomes, state.now, state.limits, state.events)
 
 
 def _slippage(state: CheckState) -> Verdict:
@@ -117,7 +122,7 @@ def _error_burst(state: CheckState) -> Verdict:
 
 
 def _stale_book(state: CheckState) -> Verdict:
-    oldest = oldest_candidate_quote(state.con, state.scan_id)
+    oldest = oldest_candidate_quote(state.con, state.scan_id) if state.with_proposed else None
     return risk.stale_book(oldest, state.now, state.limits)
 
 
@@ -161,32 +166,46 @@ SWITCHES: dict[str, tuple[Evaluator, str]] = {
 def evaluate_switches(
     scan_id: str, run_id: str, store: StoreResource, now: datetime, limits: RiskLimits
 ) -> list[Verdict]:
-    """Every switch over one connection. A switch whose inputs fail fails alone, closed; if
-    the store itself cannot be opened, every switch fails closed.
+    """Every switch and the manual halt over one connection, recorded. A switch whose inputs
+    fail fails alone, closed; if the store itself cannot be opened, every check fails closed.
 
-    Trips and resets are recorded from the switches' own verdicts, before a manual halt
-    overrides them, so a limit hit during a halt is still remembered after it.
+    Trips and resets are recorded from the switches' own verdicts, so a limit hit during a
+    halt is remembered after it.
     """
+    halt = read_halt(store.store().halt_flag)
     try:
         with store.store().connect() as con:
             events = risk_events(con)
-            cycle = cycle_capital(con, scan_id)
-            state = CheckState(con, scan_id, now, limits, events, cycle)
-            raw = [_verdict(name, evaluator, state) for name, (evaluator, _) in SWITCHES.items()]
-            for verdict in raw:
+            state = CheckState(con, scan_id, now, limits, events, cycle_capital(con, scan_id))
+            verdicts = [*switch_verdicts(state), risk.manual_halt(halt)]
+            for verdict in verdicts:
                 event = risk.transition(events, verdict, now)
                 if event is not None:
                     append_risk_event(
                         con, event, value=verdict.value, threshold=verdict.threshold,
                         run_id=run_id,
                     )  # fmt: skip
-            halt = read_halt(store.store().halt_flag)
-            verdicts = [risk.honour_halt(verdict, halt) for verdict in raw]
             save_verdicts(con, scan_id, run_id, verdicts, now)
     except (StoreLocked, duckdb.Error) as error:
         why = f"{type(error).__name__}: {error}"
-        return [risk.cannot_evaluate(name, why) for name in SWITCHES]
+        return [risk.cannot_evaluate(name, why) for name in risk.BLOCKING_CHECKS]
     return verdicts
+
+
+def switch_verdicts(state: CheckState) -> list[Verdict]:
+    """The eight switches' verdicts on `state`, nothing recorded."""
+    return [_verdict(name, evaluator, state) for name, (evaluator, _) in SWITCHES.items()]
+
+
+def verdicts_now(
+    con: duckdb.DuckDBPyConnection, now: datetime, limits: RiskLimits
+) -> list[Verdict]:
+    """Every check as it would judge a new cycle now, on the latest cycle's capital and
+    today's holdings, with no order proposed: what `flb status` shows. Nothing is recorded."""
+    scan_id = latest_decided_scan(con) or ""
+    cycle = cycle_capital(con, scan_id)
+    state = CheckState(con, scan_id, now, limits, risk_events(con), cycle, with_proposed=False)
+    return switch_verdicts(state)
 
 
 def _verdict(name: str, evaluator: Evaluator, state: CheckState) -> Verdict:
@@ -203,10 +222,18 @@ def _verdict(name: str, evaluator: Evaluator, state: CheckState) -> Verdict:
     specs=[
         dg.AssetCheckSpec(name, asset=trade_candidates, blocking=True, description=description)
         for name, (_, description) in SWITCHES.items()
+    ]
+    + [
+        dg.AssetCheckSpec(
+            risk.MANUAL_HALT,
+            asset=trade_candidates,
+            blocking=True,
+            description="No manual halt (flb halt / halt_job) is in force.",
+        )
     ],
     ins={"scan_id": dg.AssetIn(key=trade_candidates.key)},
     pool=DUCKDB_POOL,
-    description="The seven kill switches and the exposure limits, evaluated together.",
+    description="The seven kill switches, the exposure limits and the manual halt, together.",
 )
 def risk_checks(
     context: dg.AssetCheckExecutionContext,

@@ -8,6 +8,7 @@ import duckdb
 import pandas as pd
 
 from flb_pipeline.core.fees import FeeSchedule, schedule_for
+from flb_pipeline.core.grouping import ScanGroups
 from flb_pipeline.core.sizing import ExposureBook, Holding, order_cost
 from flb_pipeline.exchange.schema import series_ticker_of
 from flb_pipeline.store.ledger import open_holdings, resting_orders
@@ -17,19 +18,19 @@ from flb_pipeline.store.series import mutually_exclusive_events
 def exposure_book(
     con: duckdb.DuckDBPyConnection,
     execution: str,
-    groups: dict[str, str],
+    groups: ScanGroups,
     schedules: Mapping[str, FeeSchedule | None],
     proposed: pd.DataFrame | None = None,
 ) -> ExposureBook:
-    """Every holding in today's group of its market (or the group it was bought in)."""
+    """Every holding in the group it counts against (`ScanGroups.of_holding`)."""
     frames = [open_holdings(con, execution), _resting_as_holdings(con, execution, schedules)]
     if proposed is not None and not proposed.empty:
         frames.append(proposed[["ticker", "event_ticker", "group_id", "side", "contracts", "cost"]])
     holdings = tuple(
         Holding(
             ticker=row.ticker,
-            event_ticker=row.event_ticker or row.ticker,
-            group_id=groups.get(row.ticker) or row.group_id or row.ticker,
+            event_ticker=_text(row.event_ticker) or row.ticker,
+            group_id=groups.of_holding(row.ticker, _text(row.event_ticker), _text(row.group_id)),
             side=row.side,
             contracts=int(row.contracts),
             cost=Decimal(row.cost),
@@ -38,6 +39,11 @@ def exposure_book(
         for row in frame.itertuples()
     )
     return ExposureBook(holdings, mutually_exclusive_events(con))
+
+
+def _text(value: object) -> str:
+    """A text column's value; a missing one (None, or NaN from a frame) is ''."""
+    return value if isinstance(value, str) else ""
 
 
 def _resting_as_holdings(

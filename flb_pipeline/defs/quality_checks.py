@@ -1,14 +1,21 @@
-"""Blocking data-quality checks on each scan. A check that cannot evaluate fails closed."""
+"""Blocking data-quality checks on each scan. A check that cannot evaluate fails closed.
+
+Every verdict is also recorded with its scan (`scan_quality_checks`): a blocking check only
+gates its own run, so the decision path reads these back and refuses a scan that did not
+pass them all, however it was started (`require_clean_scan`).
+"""
 
 from collections.abc import Callable, Iterator
 
 import dagster as dg
 import duckdb
 
+from flb_pipeline.core.risk import scan_gate
 from flb_pipeline.defs.assets.ingest import market_snapshots
-from flb_pipeline.defs.resources import StoreResource
+from flb_pipeline.defs.resources import ClockResource, StoreResource
 from flb_pipeline.defs.session import DUCKDB_POOL
 from flb_pipeline.store import StoreLocked
+from flb_pipeline.store.quality import quality_results, save_quality_results
 from flb_pipeline.store.snapshots import (
     crossed_books,
     duplicate_tickers,
@@ -37,6 +44,7 @@ QUALITY: dict[str, tuple[Offenders, str, str]] = {
     ),
 }
 COMPLETE_RECORDS = "complete_records"
+QUALITY_CHECKS = (*QUALITY, COMPLETE_RECORDS)
 COMPLETE_RECORDS_DESCRIPTION = (
     "Records the exchange sent without a required field were skipped and counted; a scan "
     "with holes is kept for the record but never traded on."
@@ -95,15 +103,31 @@ def _evaluate(con: duckdb.DuckDBPyConnection, scan_id: str) -> Iterator[dg.Asset
     pool=DUCKDB_POOL,
     description="Crossed books, prices outside [0,1], duplicates, incomplete records.",
 )
-def snapshot_quality(scan_id: str, store: StoreResource) -> Iterator[dg.AssetCheckResult]:
+def snapshot_quality(
+    context: dg.AssetCheckExecutionContext, scan_id: str, store: StoreResource, clock: ClockResource
+) -> Iterator[dg.AssetCheckResult]:
     try:
         with store.store().connect() as con:
             results = list(_evaluate(con, scan_id))
+            save_quality_results(
+                con, scan_id, context.run.run_id,
+                [(r.check_name, r.passed, r.description) for r in results], clock.now(),
+            )  # fmt: skip
     except (StoreLocked, duckdb.Error, KeyError) as error:
         reason = f"cannot evaluate, failing closed: {error}"
-        names = [*QUALITY, COMPLETE_RECORDS]
-        results = [_result(name, False, reason, scan_id=scan_id) for name in names]
+        results = [_result(name, False, reason, scan_id=scan_id) for name in QUALITY_CHECKS]
     yield from results
+
+
+def require_clean_scan(
+    context: dg.OpExecutionContext, con: duckdb.DuckDBPyConnection, scan_id: str
+) -> None:
+    """Fail the step unless `scan_id` passed every quality check on record."""
+    problem = scan_gate(quality_results(con, scan_id), QUALITY_CHECKS)
+    if problem:
+        message = f"refusing to trade on scan {scan_id}: {problem}"
+        context.log.error(message)
+        raise dg.Failure(description=message)
 
 
 SNAPSHOT_CHECKS = [snapshot_quality]

@@ -48,6 +48,7 @@ from flb_pipeline.store.ledger import (
     positions_mark_value,
     realised_pnl,
     record_closed_out_markets,
+    refresh_market_marks,
     replace_positions,
     resting_orders,
     unresolved_orders,
@@ -123,6 +124,7 @@ def reconcile(
         balance = client.balance().balance
     else:  # after the trades are stored: a lot that just closed counts once, as realised
         balance = paper_capital + realised_pnl(con, PAPER) - open_cost(con, PAPER)
+    refresh_market_marks(con)
     positions_value = positions_mark_value(con, execution)
     save_capital_mark(
         con, marked_at=now, scan_id=scan_id, execution=execution, balance=balance,

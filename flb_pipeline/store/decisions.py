@@ -11,6 +11,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
+from flb_pipeline.core.grouping import ScanGroups
 from flb_pipeline.core.strategy import Candidate, StrategyThresholds
 from flb_pipeline.store.bulk import append, exact_frame, money, prices, timestamps, transaction
 
@@ -32,11 +33,18 @@ def save_groups(
     )
 
 
-def load_groups(con: duckdb.DuckDBPyConnection, scan_id: str) -> dict[str, str]:
+def load_groups(con: duckdb.DuckDBPyConnection, scan_id: str) -> ScanGroups:
+    """The scan's groups by market, and by event (all markets of an event share one)."""
     rows = con.execute(
-        "SELECT ticker, group_id FROM correlation_groups WHERE scan_id = ?", [scan_id]
+        "SELECT g.ticker, s.event_ticker, g.group_id FROM correlation_groups g"
+        " JOIN market_snapshots s ON s.scan_id = g.scan_id AND s.ticker = g.ticker"
+        " WHERE g.scan_id = ?",
+        [scan_id],
     ).fetchall()
-    return dict(rows)
+    return ScanGroups(
+        by_ticker={ticker: group for ticker, _, group in rows},
+        by_event={event: group for _, event, group in rows},
+    )
 
 
 def recent_mids(
@@ -212,6 +220,15 @@ def cycle_capital(con: duckdb.DuckDBPyConnection, scan_id: str) -> tuple[str, De
         [scan_id],
     ).fetchall()
     return (rows[0][0], rows[0][1]) if rows else None
+
+
+def latest_decided_scan(con: duckdb.DuckDBPyConnection) -> str | None:
+    """The scan of the latest trading cycle that marked its capital."""
+    rows = con.execute(
+        "SELECT scan_id FROM capital_marks WHERE scan_id IS NOT NULL"
+        " ORDER BY marked_at DESC, rowid DESC LIMIT 1"
+    ).fetchall()
+    return rows[0][0] if rows else None
 
 
 def oldest_candidate_quote(con: duckdb.DuckDBPyConnection, scan_id: str) -> datetime | None:

@@ -17,6 +17,8 @@ from flb_pipeline.core.records import BookLevel, Fill, OrderBook, Settlement
 from flb_pipeline.store.bulk import append, exact_frame, money, prices, timestamps
 
 PENDING, UNKNOWN = "pending", "unknown"
+DROPPED = "dropped"
+"""Recorded, then stopped at the entry gate just before sending: never reached the exchange."""
 UNRESOLVED = (PENDING, UNKNOWN)
 
 
@@ -41,6 +43,8 @@ class OrderRecord:
     model_id: str
     thresholds_id: str
     check_results: Mapping[str, object]
+    quote_ts: datetime | None = None
+    """When the quote this order is priced on was received."""
 
 
 def record_order_intent(con: duckdb.DuckDBPyConnection, order: OrderRecord, at: datetime) -> bool:
@@ -54,15 +58,15 @@ def record_order_intent(con: duckdb.DuckDBPyConnection, order: OrderRecord, at: 
         INSERT OR IGNORE INTO orders (client_order_id, execution, scan_id, ticker, event_ticker,
             side, action, contracts, limit_price, decision_price, win_probability, family,
             group_id, time_in_force, status, model_id, thresholds_id, check_results,
-            created_at, updated_at)
-        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            created_at, updated_at, quote_ts)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
         """,
         [
             order.client_order_id, order.execution, order.scan_id, order.ticker,
             order.event_ticker, order.side, order.action, order.contracts, order.limit_price,
             order.decision_price, order.win_probability, order.family, order.group_id,
             order.time_in_force, PENDING, order.model_id, order.thresholds_id,
-            json.dumps(order.check_results, default=str), at, at,
+            json.dumps(order.check_results, default=str), at, at, order.quote_ts,
         ],
     )  # fmt: skip
     return _count(con, "orders") > before
@@ -79,6 +83,7 @@ def update_order(
     fees: Decimal | None = None,
     reject_code: str | None = None,
     reject_reason: str | None = None,
+    sent_at: datetime | None = None,
 ) -> None:
     con.execute(
         """
@@ -87,11 +92,15 @@ def update_order(
             filled_contracts = coalesce(?, filled_contracts),
             fees = coalesce(?, fees),
             reject_code = coalesce(?, reject_code),
-            reject_reason = coalesce(?, reject_reason)
+            reject_reason = coalesce(?, reject_reason),
+            sent_at = coalesce(?, sent_at)
         WHERE client_order_id = ?
         """,
-        [status, at, order_id, filled_contracts, fees, reject_code, reject_reason, client_order_id],
-    )
+        [
+            status, at, order_id, filled_contracts, fees, reject_code, reject_reason, sent_at,
+            client_order_id,
+        ],
+    )  # fmt: skip
 
 
 def unresolved_orders(
@@ -445,22 +454,38 @@ def _count(con: duckdb.DuckDBPyConnection, table: str) -> int:
     return int(con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0])
 
 
-def positions_mark_value(con: duckdb.DuckDBPyConnection, execution: str) -> Decimal:
-    """Open contracts marked at the bid of their side in the latest complete scan.
+def refresh_market_marks(con: duckdb.DuckDBPyConnection) -> int:
+    """Remember the latest complete scan's quotes of every market we hold.
 
-    The bid is what they would sell for now; a market missing from the scan (closed, awaiting
-    settlement) is marked at zero, which can only understate capital.
+    A market leaves the listing when it closes, hours before it may settle; its lots are
+    then marked at the last bid recorded here, never at zero. A side whose bid is missing
+    in this scan keeps its last recorded bid.
+    """
+    return con.execute(
+        """
+        INSERT OR REPLACE INTO market_marks
+        SELECT s.ticker, s.event_ticker, coalesce(s.yes_bid, m.yes_bid),
+               coalesce(s.no_bid, m.no_bid), s.scan_id, s.snapshot_ts
+        FROM market_snapshots s LEFT JOIN market_marks m ON m.ticker = s.ticker
+        WHERE s.scan_id = (
+                SELECT scan_id FROM scans WHERE status = 'complete' ORDER BY rowid DESC LIMIT 1)
+          AND s.ticker IN (SELECT ticker FROM positions)
+        """
+    ).fetchall()[0][0]
+
+
+def positions_mark_value(con: duckdb.DuckDBPyConnection, execution: str) -> Decimal:
+    """Open contracts marked at the last recorded bid of their side (`market_marks`).
+
+    The bid is what they would sell for now. A lot whose market we never saw quoted (a
+    position no scan of ours covered) is marked at its cost: unknown is not worthless.
     """
     row = con.execute(
         """
-        WITH latest AS (
-            SELECT scan_id FROM scans WHERE status = 'complete' ORDER BY rowid DESC LIMIT 1
-        )
-        SELECT coalesce(sum(p.contracts * CASE p.side WHEN 'yes' THEN s.yes_bid
-                                                      ELSE s.no_bid END), 0)
-        FROM positions p
-        LEFT JOIN market_snapshots s
-            ON s.ticker = p.ticker AND s.scan_id = (SELECT scan_id FROM latest)
+        SELECT coalesce(sum(coalesce(
+                   p.contracts * CASE p.side WHEN 'yes' THEN m.yes_bid ELSE m.no_bid END,
+                   p.cost)), 0)
+        FROM positions p LEFT JOIN market_marks m ON m.ticker = p.ticker
         WHERE p.execution = ?
         """,
         [execution],
@@ -469,13 +494,16 @@ def positions_mark_value(con: duckdb.DuckDBPyConnection, execution: str) -> Deci
 
 
 def open_holdings(con: duckdb.DuckDBPyConnection, execution: str) -> pd.DataFrame:
-    """Open lots with the event they belong to, for exposure caps."""
+    """Open lots with the event they belong to (from our order, else from the market's last
+    quote) and the group they were bought in, for exposure caps."""
     return exact_frame(
         con,
         """
-        SELECT p.ticker, coalesce(o.event_ticker, '') AS event_ticker, p.group_id, p.side,
-               p.contracts, p.cost + p.fees AS cost
+        SELECT p.ticker, coalesce(o.event_ticker, m.event_ticker, '') AS event_ticker,
+               coalesce(p.group_id, '') AS group_id, p.side, p.contracts,
+               p.cost + p.fees AS cost
         FROM positions p LEFT JOIN orders o ON o.order_id = p.order_id
+        LEFT JOIN market_marks m ON m.ticker = p.ticker
         WHERE p.execution = ?
         ORDER BY p.opened_at, p.order_id
         """,

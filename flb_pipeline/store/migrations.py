@@ -345,6 +345,31 @@ MIGRATIONS: tuple[Migration, ...] = (
         );
         """,
     ),
+    Migration(
+        7,
+        "trust: scan quality results, last marks of held markets, order gate times",
+        """
+        CREATE TABLE scan_quality_checks (
+            scan_id VARCHAR NOT NULL,
+            check_name VARCHAR NOT NULL,
+            passed BOOLEAN NOT NULL,
+            description VARCHAR,
+            run_id VARCHAR,
+            evaluated_at TIMESTAMPTZ NOT NULL,
+            PRIMARY KEY (scan_id, check_name)
+        );
+        CREATE TABLE market_marks (
+            ticker VARCHAR PRIMARY KEY,
+            event_ticker VARCHAR NOT NULL,
+            yes_bid DECIMAL(10, 4),
+            no_bid DECIMAL(10, 4),
+            scan_id VARCHAR NOT NULL,
+            quoted_at TIMESTAMPTZ NOT NULL
+        );
+        ALTER TABLE orders ADD COLUMN quote_ts TIMESTAMPTZ;
+        ALTER TABLE orders ADD COLUMN sent_at TIMESTAMPTZ;
+        """,
+    ),
 )
 
 

@@ -119,11 +119,13 @@ def recent_fill_prices(
 def fills_per_ordering_scan(
     con: duckdb.DuckDBPyConnection, execution: str, since: datetime | None, limit: int
 ) -> list[int]:
-    """Contracts filled in each of the latest scans that sent orders, newest first."""
+    """Contracts filled in each of the latest scans that sent orders, newest first. Rejected
+    orders were sent (and answered); orders never placed, dropped at the gate or still
+    pending were not."""
     rows = con.execute(
         """
         SELECT scan_id, sum(filled_contracts) FROM orders
-        WHERE execution = ? AND status NOT IN ('pending', 'rejected', 'not_placed')
+        WHERE execution = ? AND status NOT IN ('pending', 'not_placed', 'dropped')
           AND (? IS NULL OR created_at > ?)
         GROUP BY scan_id ORDER BY max(rowid) DESC LIMIT ?
         """,

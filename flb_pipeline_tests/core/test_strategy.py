@@ -155,3 +155,37 @@ def test_depth_limits_the_size_and_is_named():
         opportunities, ExposureBook(), CAPITAL, ExposureCaps(), THRESHOLDS, {("T", "yes"): 40}
     )
     assert (candidates[0].contracts, candidates[0].binding_cap) == (40, "depth")
+
+
+def test_the_kelly_stake_is_a_target_holding_so_repeated_cycles_buy_once():
+    """q 0.92 at a 0.90 ask on $10k (an edge of 1.4 cents after the fee): the first cycle
+    buys the quarter-Kelly target, about 3.7% of capital; the same market screened in the
+    next two cycles buys nothing more (it used to buy the target again each time, until the
+    5% position cap stopped it)."""
+    market = context(0.92)
+    book, bought = ExposureBook(), []
+    for _ in range(3):
+        opportunities, _ = screen_market(market, THRESHOLDS, CAPITAL, NOW)
+        candidates, exclusions, _ = size_candidates(
+            opportunities, book, CAPITAL, ExposureCaps(), THRESHOLDS
+        )
+        for c in candidates:
+            book = book.with_holding(Holding(c.ticker, c.event_ticker, c.group_id, c.side,
+                                             c.contracts, c.cost))  # fmt: skip
+        bought.append((candidates, exclusion_counts(exclusions)))
+    (first,), _ = bought[0]
+    assert first.binding_cap == "kelly" and first.contracts == first.kelly_contracts
+    assert first.cost < D("0.05") * CAPITAL  # the position cap is not what binds
+    assert bought[1] == bought[2] == ([], {"zero_size_target_held": 1})
+    assert book.held_contracts("T", "yes") == first.kelly_contracts
+
+
+def test_an_order_tops_a_partial_holding_up_to_its_target():
+    opportunities, _ = screen_market(context(0.92), THRESHOLDS, CAPITAL, NOW)
+    (full,), _, _ = size_candidates(opportunities, ExposureBook(), CAPITAL, ExposureCaps(),
+                                    THRESHOLDS)  # fmt: skip
+    half = full.contracts // 2
+    held = ExposureBook((Holding("T", "E-T", "weather_newyork", "yes", half, D(half)),))
+    (top_up,), _, _ = size_candidates(opportunities, held, CAPITAL, ExposureCaps(), THRESHOLDS)
+    assert top_up.contracts == full.kelly_contracts - half
+    assert top_up.binding_cap == "target_held"

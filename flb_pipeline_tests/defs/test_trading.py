@@ -28,6 +28,7 @@ KILL_SWITCHES = (
     "daily_loss", "loss_streak", "slippage", "error_burst", "stale_book", "no_fills",
     "correlation_breach", "exposure_limits",
 )  # fmt: skip
+BLOCKING_CHECKS = (*KILL_SWITCHES, "manual_halt")
 LOOSE_RISK = {"daily_loss_dollars": 1e9, "daily_loss_fraction": 1.0}
 
 
@@ -64,7 +65,7 @@ def test_passing_cycle_sends_each_order_once_with_its_provenance(
     defs = definitions_for(trading_sim.url, trading_db)
     result = run_job(defs, "trading_job")
     assert result.success
-    assert all(check_results(result)[name] for name in KILL_SWITCHES)
+    assert all(check_results(result)[name] for name in BLOCKING_CHECKS)
     sent = materialization_metadata(result, "order_submissions")
     orders = local_orders(trading_db)
     at_exchange = exchange_orders(trading_control)
@@ -74,7 +75,7 @@ def test_passing_cycle_sends_each_order_once_with_its_provenance(
         assert scan_id and model_id.startswith("wpm-") and thresholds_id.startswith("thr-")
         assert status in {"executed", "canceled"}
         verdicts = json.loads(checks)
-        assert set(verdicts) == set(KILL_SWITCHES) and all(v["passed"] for v in verdicts.values())
+        assert set(verdicts) == set(BLOCKING_CHECKS) and all(v["passed"] for v in verdicts.values())
     assert materialization_metadata(result, "positions")["open_lots"] > 0
 
 
@@ -195,18 +196,22 @@ def test_exposure_switches_trip_on_positions_beyond_todays_caps(
     assert check_description(result, check)["value"] > check_description(result, check)["threshold"]
 
 
-def test_manual_halt_blocks_every_switch_until_resumed(trading_sim, trading_control, trading_db):
+def test_manual_halt_is_its_own_check_and_the_switches_keep_their_state(
+    trading_sim, trading_control, trading_db
+):
     defs = definitions_for(trading_sim.url, trading_db)
     assert run_job(
         defs, "halt_job", run_config={"ops": {"set_manual_halt": {"config": {"reason": "fed day"}}}}
     ).success
     halted = run_job(defs, "trading_job")
-    assert not any(check_results(halted)[name] for name in KILL_SWITCHES)
-    assert "fed day" in check_description(halted, "error_burst")["reason"]
+    assert_blocked_by(halted, "manual_halt")
+    assert all(check_results(halted)[name] for name in KILL_SWITCHES)
+    assert "fed day" in check_description(halted, "manual_halt")["reason"]
+    assert "fed day" not in check_description(halted, "error_burst")["reason"]
     assert exchange_orders(trading_control) == []
     assert run_job(defs, "resume_job").success
     resumed = run_job(defs, "trading_job")
-    assert all(check_results(resumed)[name] for name in KILL_SWITCHES), check_results(resumed)
+    assert all(check_results(resumed)[name] for name in BLOCKING_CHECKS), check_results(resumed)
     assert resumed.success
     assert exchange_orders(trading_control)
 

@@ -30,6 +30,7 @@ from flb_pipeline.core.strategy import (
 )
 from flb_pipeline.defs.assets.model import win_probability_model
 from flb_pipeline.defs.exposure import exposure_book
+from flb_pipeline.defs.quality_checks import require_clean_scan
 from flb_pipeline.defs.reconcile import ReconcileSummary, reconcile
 from flb_pipeline.defs.resources import (
     ClockResource,
@@ -106,6 +107,7 @@ def trade_candidates(
         exchange_session(context, exchange, store, clock, activity="trade candidates") as client,
         store.store().connect() as con,
     ):
+        require_clean_scan(context, con, market_snapshots)
         summary = reconcile(
             client, con, execution=mode.execution, now=now,
             paper_capital=trading.paper_capital(), scan_id=market_snapshots,

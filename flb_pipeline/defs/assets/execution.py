@@ -3,12 +3,16 @@
 `order_submissions` sends (or paper-fills) the cycle's candidates, idempotently: every order
 is recorded as `pending` before it is sent, under a client_order_id derived from scan, ticker
 and side, so a retried or re-executed run resolves what it already sent instead of sending
-again. It refuses to send anything its cycle's risk checks did not pass.
+again. It refuses to send anything for a scan that did not pass its quality checks or whose
+cycle's risk checks did not all pass, and just before each POST it re-reads the manual halt
+and the age of the quote that order is priced on (`core.risk.entry_gate`): an order that
+fails there is recorded as `dropped` with the reason, never sent.
 """
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import dagster as dg
@@ -19,7 +23,8 @@ from flb_pipeline.core.execution import order_intent, paper_fills, paper_order_i
 from flb_pipeline.core.fees import FeeSchedule, schedule_for
 from flb_pipeline.core.modes import TradingMode
 from flb_pipeline.core.records import OrderIntent
-from flb_pipeline.core.risk import order_gate
+from flb_pipeline.core.risk import entry_gate, order_gate
+from flb_pipeline.defs.quality_checks import require_clean_scan
 from flb_pipeline.defs.reconcile import (
     EXCHANGE,
     cancel_stale_orders,
@@ -39,7 +44,10 @@ from flb_pipeline.exchange.errors import OrderOutcomeUnknown, RequestRejected
 from flb_pipeline.exchange.schema import series_ticker_of
 from flb_pipeline.reports.tables import markdown_table
 from flb_pipeline.store.decisions import candidates_frame
+from flb_pipeline.store.halt import read_halt
 from flb_pipeline.store.ledger import (
+    DROPPED,
+    PENDING,
     OrderRecord,
     append_fills,
     load_asks,
@@ -67,9 +75,14 @@ class Submission:
     checks: dict[str, dict[str, Any]]
     trading: TradingResource
     schedules: dict[str, FeeSchedule | None]
+    clock: ClockResource
+    halt_flag: Path
+    max_quote_age: timedelta
     sent: int = 0
     already_recorded: int = 0
     rejected: dict[str, int] = field(default_factory=dict)
+    dropped: dict[str, str] = field(default_factory=dict)
+    """ticker -> why its order was dropped at the gate."""
 
 
 @dg.asset(
@@ -94,13 +107,19 @@ def order_submissions(
         exchange_session(context, exchange, store, clock, activity="order submission") as client,
         store.store().connect() as con,
     ):
+        require_clean_scan(context, con, scan_id)
         if mode.execution == EXCHANGE:
             resolve_unknown_orders(client, con, started)
             cancel_stale_orders(client, con, scan_id, started)
         checks = _passed_checks_or_fail(context, con, scan_id, started, risk)
-        submission = Submission(client, con, mode, scan_id, checks, trading, fee_schedules(con))
+        submission = Submission(
+            client, con, mode, scan_id, checks, trading, fee_schedules(con), clock,
+            store.store().halt_flag, risk.limits().max_quote_age,
+        )  # fmt: skip
         for candidate in candidates_frame(con, scan_id).itertuples():
-            _submit(submission, candidate, clock.now())
+            _submit(submission, candidate)
+        for ticker, why in submission.dropped.items():
+            context.log.warning(f"order on {ticker} dropped at the gate: {why}")
         if mode.execution == EXCHANGE:
             since = int((started - timedelta(minutes=1)).timestamp())
             append_fills(con, exchange_fills(client, con, min_ts=since), EXCHANGE)
@@ -126,16 +145,23 @@ def _passed_checks_or_fail(
     return checks
 
 
-def _submit(submission: Submission, candidate: pd.Series, now: datetime) -> None:
+def _submit(submission: Submission, candidate: pd.Series) -> None:
     trading = submission.trading
     intent = order_intent(
         submission.scan_id, candidate.ticker, candidate.side, int(candidate.contracts),
         Decimal(candidate.price), style=trading.order_style,
         limit_slippage_cents=trading.limit_slippage_cents,
     )  # fmt: skip
-    con = submission.con
-    if not record_order_intent(con, _order_record(intent, submission, candidate), now):
+    con, quote_ts = submission.con, _moment(candidate.quote_ts)
+    recorded_at = submission.clock.now()
+    if not record_order_intent(con, _order_record(intent, submission, candidate), recorded_at):
         submission.already_recorded += 1
+        return
+    now = submission.clock.now()
+    problem = entry_gate(read_halt(submission.halt_flag), quote_ts, now, submission.max_quote_age)
+    if problem:
+        update_order(con, intent.client_order_id, status=DROPPED, at=now, reject_reason=problem)
+        submission.dropped[intent.ticker] = problem
         return
     submission.sent += 1
     if submission.mode.execution == EXCHANGE:
@@ -143,6 +169,11 @@ def _submit(submission: Submission, candidate: pd.Series, now: datetime) -> None
     else:
         series = series_ticker_of(candidate.event_ticker)
         _paper_fill(submission, intent, schedule_for(submission.schedules, series), now)
+
+
+def _moment(value: object) -> datetime | None:
+    """A frame's timestamp as a datetime (NaT: None)."""
+    return None if pd.isna(value) else pd.Timestamp(value).to_pydatetime()
 
 
 def _order_record(intent: OrderIntent, submission: Submission, candidate: pd.Series) -> OrderRecord:
@@ -164,12 +195,14 @@ def _order_record(intent: OrderIntent, submission: Submission, candidate: pd.Ser
         model_id=candidate.model_id,
         thresholds_id=candidate.thresholds_id,
         check_results=submission.checks,
+        quote_ts=_moment(candidate.quote_ts),
     )
 
 
 def _send(submission: Submission, intent: OrderIntent, now: datetime) -> None:
     """One POST (retried only with the same id); every outcome lands on the order row."""
     con, cid = submission.con, intent.client_order_id
+    update_order(con, cid, status=PENDING, at=now, sent_at=now)
     try:
         order = submission.client.create_order(intent)
     except RequestRejected as rejected:
@@ -194,6 +227,7 @@ def _paper_fill(
 ) -> None:
     """Fill against the book recorded with the scan: what the exchange would have done."""
     con = submission.con
+    update_order(con, intent.client_order_id, status=PENDING, at=now, sent_at=now)
     asks = load_asks(con, submission.scan_id, intent.ticker, intent.side)
     fills = paper_fills(intent, asks, schedule, now)
     append_fills(con, fills, "paper")
@@ -216,6 +250,7 @@ def _order_metadata(
         "orders_sent": dg.MetadataValue.int(submission.sent),
         "orders_already_recorded": dg.MetadataValue.int(submission.already_recorded),
         "rejected": dg.MetadataValue.json(submission.rejected),
+        "dropped_at_gate": dg.MetadataValue.json(submission.dropped),
         "contracts_ordered": dg.MetadataValue.int(ordered),
         "contracts_filled": dg.MetadataValue.int(filled),
         "fill_rate": dg.MetadataValue.float(round(filled / ordered, 4) if ordered else 0.0),
