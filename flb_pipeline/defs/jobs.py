@@ -11,6 +11,11 @@ from flb_pipeline.defs.assets.portfolio import closed_trades, positions
 from flb_pipeline.defs.assets.summary import daily_metrics_summary
 from flb_pipeline.defs.control import halt_job, resume_job
 
+MAX_RUNTIME_TAG = "dagster/max_runtime_seconds"
+TRADING_MAX_RUNTIME_S = 600
+"""A cycle takes seconds; one still running after ten minutes is hung, and run monitoring
+fails it so it cannot hold the DuckDB pool slot for ever."""
+
 snapshot_job = dg.define_asset_job(
     "snapshot_job",
     selection=dg.AssetSelection.assets(market_snapshots),
@@ -44,6 +49,7 @@ trading_job = dg.define_asset_job(
         "One trading cycle in one run: snapshot -> candidates -> blocking risk checks -> "
         "orders -> positions. A failed check stops the orders of this run."
     ),
+    tags={MAX_RUNTIME_TAG: str(TRADING_MAX_RUNTIME_S)},
 )
 
 reconcile_job = dg.define_asset_job(

@@ -15,6 +15,7 @@ from pydantic import PrivateAttr
 from flb_pipeline.core.modes import TradingMode, resolve_trading_mode
 from flb_pipeline.core.risk import RiskLimits
 from flb_pipeline.core.sizing import ExposureCaps
+from flb_pipeline.defs.runs import tag_run_worker
 from flb_pipeline.exchange.client import (
     DEMO_URL,
     PROD_URL,
@@ -46,7 +47,10 @@ class StoreResource(dg.ConfigurableResource):
     @contextmanager
     def yield_for_execution(self, context: dg.InitResourceContext) -> Iterator["StoreResource"]:
         """Hold the database for the run, except in the manual-control jobs: a halt must
-        never queue behind a lock."""
+        never queue behind a lock. The run's worker is recorded first, so a worker that dies
+        holding the DuckDB pool slot can be reaped (`defs.runs`)."""
+        if context.run is not None and context.instance is not None:
+            tag_run_worker(context.instance, context.run.run_id)
         if context.run is not None and context.run.job_name in CONTROL_JOBS:
             yield self
             return

@@ -38,6 +38,9 @@ def exchange_session(
     *,
     activity: str,
 ) -> Iterator[KalshiClient]:
+    """A client for one unit of work. The trading mode is validated first: a deployment
+    that may not run (live trading without consent) is refused before any connection."""
+    mode_or_fail(context, exchange)
     client = exchange.client(now=clock.now)
     try:
         yield client

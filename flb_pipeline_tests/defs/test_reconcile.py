@@ -1,18 +1,35 @@
 """Reconciliation through Dagster: the ledger replays only the markets whose trades can have
 changed, and what it stores always equals a replay of the whole history."""
 
+from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 
+import pytest
+
 from flb_pipeline.core.ledger import Ledger, build_ledger
+from flb_pipeline.defs.exposure import exposure_book
+from flb_pipeline.demo import materialization_metadata
+from flb_pipeline.exchange.simulator import SimulatorServer
 from flb_pipeline.store import Store
+from flb_pipeline.store.decisions import latest_decided_scan, load_groups
 from flb_pipeline.store.ledger import (
     load_fills,
     load_settlements,
     markets_to_replay,
     order_contexts,
+    positions_mark_value,
 )
-from flb_pipeline_tests.conftest import definitions_for, run_job
+from flb_pipeline.store.series import fee_schedules
+from flb_pipeline_tests.conftest import (
+    TRADING_WORLD,
+    SimControl,
+    check_results,
+    definitions_for,
+    run_job,
+    small_world,
+)
+from flb_pipeline_tests.defs.test_trading import check_description
 
 EXCHANGE = "exchange"
 
@@ -161,3 +178,82 @@ def test_paper_capital_counts_a_lot_closing_in_this_reconcile_once(
         ).fetchone()
     assert realised is not None  # lots closed in this very reconcile
     assert balance == Decimal(10_000) + realised - still_open
+
+
+@pytest.fixture
+def slow_settling_sim() -> Iterator[SimulatorServer]:
+    """The trading world, but markets settle two hours after they close, as Kalshi's can."""
+    with SimulatorServer(small_world(**TRADING_WORLD, settle_delay_s=7200.0)) as server:
+        yield server
+
+
+def test_lots_closed_but_unsettled_keep_their_last_bid_and_daily_loss_holds(
+    slow_settling_sim, trading_db
+):
+    """Every market held closes, and settles 2 h later. In between, the lots are marked at
+    their last recorded bid (they used to be marked at $0, which read as a loss beyond the
+    $500 limit and tripped daily_loss); settlement then books the actual result."""
+    control = SimControl(slow_settling_sim)
+    defs = definitions_for(slow_settling_sim.url, trading_db, trading={"max_orders_per_cycle": 30})
+    first = run_job(defs, "trading_job")
+    assert first.success
+    capital_after_orders = materialization_metadata(first, "positions")["capital"]
+    held = marked_value_of_open_lots(trading_db)
+    assert held > 500  # marked at zero, this much would have broken the daily loss limit
+
+    control.advance(1300)  # every market held has closed; none has settled
+    second = run_job(defs, "trading_job")
+    assert check_results(second)["daily_loss"] is True
+    assert materialization_metadata(second, "trade_candidates")["capital"] == capital_after_orders
+    with Store(trading_db).connect() as con:
+        (settled,) = con.execute("SELECT count(*) FROM settlements").fetchone()
+    assert settled == 0
+
+    control.advance(7200)
+    assert run_job(defs, "reconcile_job").success
+    first_scan = materialization_metadata(first, "order_submissions")["scan_id"]
+    with Store(trading_db).connect() as con:
+        unsettled = con.execute(
+            "SELECT count(*) FROM orders o WHERE o.scan_id = ? AND o.filled_contracts > 0"
+            " AND NOT EXISTS (SELECT 1 FROM closed_trades t WHERE t.order_id = o.order_id"
+            " AND t.close_kind = 'settlement')",
+            [first_scan],
+        ).fetchone()[0]
+    assert unsettled == 0
+
+
+def marked_value_of_open_lots(db: Path) -> Decimal:
+    with Store(db).connect() as con:
+        return positions_mark_value(con, EXCHANGE)
+
+
+def test_a_foreign_position_in_a_closed_market_belongs_to_its_event_group(
+    slow_settling_sim, trading_db
+):
+    """A lot no order of ours explains (a manual trade on the account) whose market has
+    closed: correlation_breach used to fail on its missing group (NaN); it now counts in
+    its event's group and is marked like any other lot."""
+    control = SimControl(slow_settling_sim)
+    listed = control.api("/markets", status="open", limit=1000)["markets"]
+    market = next(m for m in listed if 20 <= m["yes_bid"] <= 80)
+    by_hand = {
+        "ticker": market["ticker"], "side": "yes", "action": "buy", "count": 3, "type": "limit",
+        "yes_price": 99, "client_order_id": "placed-by-hand",
+    }  # fmt: skip
+    assert control.http.post("/trade-api/v2/portfolio/orders", json=by_hand).status_code == 201
+    defs = definitions_for(slow_settling_sim.url, trading_db)
+    assert run_job(defs, "trading_job").success
+    control.advance(1300)
+    result = run_job(defs, "trading_job")
+    reason = check_description(result, "correlation_breach")["reason"]
+    assert check_results(result)["correlation_breach"] is True, reason
+    with Store(trading_db).connect() as con:
+        scan_id = latest_decided_scan(con)
+        book = exposure_book(con, EXCHANGE, load_groups(con, scan_id), fee_schedules(con))
+        (mark,) = con.execute(
+            "SELECT yes_bid FROM market_marks WHERE ticker = ?", [market["ticker"]]
+        ).fetchone()
+    (foreign,) = [h for h in book.holdings if h.ticker == market["ticker"]]
+    assert foreign.event_ticker == market["event_ticker"]
+    assert foreign.group_id == market["event_ticker"]  # its event has left the scan too
+    assert mark is not None and mark > 0

@@ -14,12 +14,15 @@ import dagster as dg
 import pytest
 
 from flb_pipeline.demo import materialization_metadata
+from flb_pipeline.exchange.simulator import SimulatorServer
 from flb_pipeline.store import Store
 from flb_pipeline_tests.conftest import (
+    TRADING_WORLD,
     SimControl,
     check_results,
     definitions_for,
     run_job,
+    small_world,
 )
 from flb_pipeline_tests.defs import crash_cycle
 
@@ -392,3 +395,51 @@ def test_reconciliation_takes_the_exchange_position_and_logs_the_correction(
     assert held == [(3, "ledger")] and phantoms == 0
     again = run_job(definitions_for(trading_sim.url, trading_db), "reconcile_job")
     assert materialization_metadata(again, "positions")["corrections"] == 0
+
+
+def test_repeated_cycles_on_unchanged_markets_buy_each_target_once(trading_db):
+    """Two cycles on the same quotes, caps loose enough that the Kelly target binds: what
+    the first bought in full at its Kelly size is held at its target, so the second buys
+    none of it again (orders trimmed by book depth may be topped up: they are below it).
+    Books are deep here, so the Kelly target, not the depth, sizes most orders."""
+    deep = small_world(**TRADING_WORLD, level_size_min=5000, level_size_max=8000)
+    with SimulatorServer(deep) as exchange:
+        defs = definitions_for(exchange.url, trading_db, risk=BOLD_RISK)
+        first = run_job(defs, "trading_job")
+        assert first.success
+        second = run_job(defs, "trading_job")
+        assert second.success
+    first_scan = materialization_metadata(first, "order_submissions")["scan_id"]
+    second_scan = materialization_metadata(second, "order_submissions")["scan_id"]
+    with Store(trading_db).connect() as con:
+        filled_in_full = set(
+            con.execute(
+                "SELECT o.ticker, o.side FROM orders o JOIN trade_candidates c"
+                " USING (scan_id, ticker, side) WHERE o.scan_id = ? AND c.binding_cap = 'kelly'"
+                " AND o.filled_contracts = o.contracts",
+                [first_scan],
+            ).fetchall()
+        )
+        bought_again = (
+            set(
+                con.execute(
+                    "SELECT ticker, side FROM orders WHERE scan_id = ?", [second_scan]
+                ).fetchall()
+            )
+            & filled_in_full
+        )
+    assert filled_in_full and not bought_again
+    exclusions = materialization_metadata(second, "trade_candidates")["exclusions"]
+    assert exclusions.get("zero_size_target_held", 0) >= len(filled_in_full) > 0
+
+
+def test_a_reject_storm_trips_no_fills(trading_sim, trading_control, trading_db):
+    """Scans whose orders were all rejected sent orders and got no fill: they count."""
+    defs = definitions_for(trading_sim.url, trading_db, risk={"no_fill_scans": 3})
+    trading_control.faults(reject_orders="insufficient_balance")
+    for _ in range(3):
+        result = run_job(defs, "trading_job")
+        assert result.success
+        assert materialization_metadata(result, "order_submissions")["contracts_filled"] == 0
+        trading_control.advance(20)
+    assert_blocked_by(run_job(defs, "trading_job"), "no_fills")
