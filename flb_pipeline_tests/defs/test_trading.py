@@ -2,10 +2,6 @@
 and stops `order_submissions` in that run; the passing cycle sends its orders once."""
 
 import json
-import signal
-import subprocess
-import sys
-import time
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -277,19 +273,10 @@ def test_killed_between_post_and_record_then_rerun_leaves_exactly_one_order(
     monkeypatch.setenv("FLB_EXCHANGE_URL", trading_sim.url)
     monkeypatch.setenv("FLB_DB_PATH", str(trading_db))
     (tmp_path / "dagster_home").mkdir()
-    trading_control.faults(
-        latency_ms=30_000, latency_path_prefix="/portfolio/orders", latency_method="POST"
-    )
-    cycle = subprocess.Popen([sys.executable, "-m", "flb_pipeline_tests.defs.crash_cycle"])
-    deadline = time.monotonic() + 90
-    while not exchange_orders(trading_control) and time.monotonic() < deadline:
-        time.sleep(0.2)
-    cycle.send_signal(signal.SIGKILL)
-    cycle.wait()
+    crash_cycle.kill_mid_order(trading_control, lambda: bool(exchange_orders(trading_control)))
     assert len(exchange_orders(trading_control)) == 1
     assert [row[4] for row in local_orders(trading_db)] == ["pending"]
 
-    trading_control.faults(latency_ms=0)
     instance = dg.DagsterInstance.get()
     (killed,) = instance.get_runs()
     instance.report_run_failed(killed)

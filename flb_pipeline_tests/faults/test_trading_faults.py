@@ -3,10 +3,7 @@ quality checks failed, a killed run, and the live-trading gate. Each fault must 
 order on doubt, nothing lost, and one clear reason."""
 
 import shutil
-import signal
 import socket
-import subprocess
-import sys
 import threading
 import time
 from datetime import UTC, datetime
@@ -21,10 +18,11 @@ from flb_pipeline.defs.sensors import trading_job_sensor
 from flb_pipeline.demo import QUIET
 from flb_pipeline.store import Store
 from flb_pipeline_tests.conftest import check_results, definitions_for, run_job
+from flb_pipeline_tests.defs import crash_cycle
 from flb_pipeline_tests.defs.test_trading import exchange_orders
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
-POST_ORDERS = {"latency_path_prefix": "/portfolio/orders", "latency_method": "POST"}
+POST_ORDERS = crash_cycle.HOLD_POSTS
 
 
 def orders(db: Path) -> list[tuple]:
@@ -127,14 +125,7 @@ def test_a_killed_run_frees_its_pool_slot_and_the_next_cycle_reconciles_one_orde
     monkeypatch.setenv("DAGSTER_HOME", str(home))
     monkeypatch.setenv("FLB_EXCHANGE_URL", trading_sim.url)
     monkeypatch.setenv("FLB_DB_PATH", str(trading_db))
-    trading_control.faults(latency_ms=30_000, **POST_ORDERS)
-    cycle = subprocess.Popen([sys.executable, "-m", "flb_pipeline_tests.defs.crash_cycle"])
-    deadline = time.monotonic() + 90
-    while not exchange_orders(trading_control) and time.monotonic() < deadline:
-        time.sleep(0.2)
-    cycle.send_signal(signal.SIGKILL)
-    cycle.wait()
-    trading_control.faults(latency_ms=0)
+    crash_cycle.kill_mid_order(trading_control, lambda: bool(exchange_orders(trading_control)))
     instance = dg.DagsterInstance.get()
     (killed,) = instance.get_runs()
     assert killed.status == dg.DagsterRunStatus.STARTED and killed.tags[WORKER_PID_TAG]
