@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
 
-from flb_pipeline.core.fees import CENT, FeeSchedule
+from flb_pipeline.core.fees import CENT, FeeLeg, FeeSchedule
 from flb_pipeline.core.records import BookLevel, Fill, OrderIntent, Side
 
 ORDER_NAMESPACE = uuid.UUID("6f1c2a4e-3b7d-4e8f-9a51-2c0d8e7b6a90")
@@ -72,7 +72,7 @@ def paper_fills(
         quantity = min(remaining, level.contracts)
         taken.append((quantity, level.price))
         remaining -= quantity
-    fees = schedule.order_fill_fees((quantity, price, True) for quantity, price in taken)
+    fees = schedule.order_fill_fees(FeeLeg(quantity, price) for quantity, price in taken)
     order_id = paper_order_id(intent.client_order_id)
     return [
         Fill(

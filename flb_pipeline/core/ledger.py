@@ -17,7 +17,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
 
-from flb_pipeline.core.fees import FeeSchedule
+from flb_pipeline.core.fees import FeeLeg, FeeSchedule
 from flb_pipeline.core.records import SIDES, Fill, Settlement, Side
 
 BASIS_POINTS = Decimal(10_000)
@@ -110,7 +110,8 @@ def with_fees(fills: Iterable[Fill], schedule_of: Callable[[str], FeeSchedule]) 
         ordered = sorted(indices, key=lambda i: (fills[i].created_time, fills[i].fill_id))
         schedule = schedule_of(fills[ordered[0]].ticker)
         charges = schedule.order_fill_fees(
-            (fills[i].contracts, fills[i].price, fills[i].is_taker) for i in ordered
+            FeeLeg(fills[i].contracts, fills[i].price, fills[i].is_taker, fills[i].action == "buy")
+            for i in ordered
         )
         for index, charge in zip(ordered, charges, strict=True):
             fills[index] = replace(fills[index], fee=charge)

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from flb_pipeline.core.fees import FeeSchedule
+from flb_pipeline.core.fees import FeeLeg, FeeSchedule
 from flb_pipeline.core.records import Side
 from flb_pipeline.exchange.simulator.orders import OrderTicket
 
@@ -45,7 +45,7 @@ class Order:
     escrow: int = 0
     last_update_ts: float = 0.0
     checked_tick: int = 0
-    fee_legs: list[tuple[int, Decimal, bool]] = field(default_factory=list)
+    fee_legs: list[FeeLeg] = field(default_factory=list)
 
     @property
     def remaining(self) -> int:
@@ -54,7 +54,7 @@ class Order:
 
     def next_fee(self, count: int, price: int, is_taker: bool) -> int:
         """Fee of one more fill: Kalshi rounds the order's cumulative fee, not each fill."""
-        self.fee_legs.append((count, Decimal(price) / 100, is_taker))
+        self.fee_legs.append(FeeLeg(count, Decimal(price) / 100, is_taker))
         return to_cents(self.fees.order_fill_fees(self.fee_legs)[-1])
 
 

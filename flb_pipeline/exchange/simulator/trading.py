@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from decimal import Decimal
 
-from flb_pipeline.core.fees import FeeSchedule
+from flb_pipeline.core.fees import FeeLeg, FeeSchedule
 from flb_pipeline.exchange.simulator.book import Level, sweep
 from flb_pipeline.exchange.simulator.errors import bad_request
 from flb_pipeline.exchange.simulator.orders import FILL_OR_KILL, GOOD_TILL_CANCELED, OrderTicket
@@ -46,7 +46,7 @@ def taker_trades(
 
 def taker_fees(ticket: OrderTicket, trades: list[Trade], fees: FeeSchedule) -> int:
     """Total fee of the immediate fills, rounded per order as Kalshi does."""
-    legs = [(t.count, Decimal(own_price(ticket, t.bought_price)) / 100, True) for t in trades]
+    legs = [FeeLeg(t.count, Decimal(own_price(ticket, t.bought_price)) / 100) for t in trades]
     return to_cents(sum(fees.order_fill_fees(legs), Decimal(0)))
 
 
