@@ -1,8 +1,7 @@
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
-
-from datetime import UTC, datetime, timedelta
 
 from flb_pipeline.core.fees import (
     CENTICENT,
