@@ -1,4 +1,4 @@
-"""Deployment settings read from the environment (DESIGN §8), with the documented defaults.
+"""Deployment settings read from the environment, with the documented defaults (README).
 
 Secrets (`KALSHI_API_KEY_ID`, `KALSHI_PRIVATE_KEY_PATH`) are deliberately absent: they are
 read from the environment at the moment a request is signed and never stored in config.

@@ -1,4 +1,4 @@
-"""The daily summary document: every metric of DESIGN §7 for one trading day.
+"""The daily summary document: every metric of one trading day (docs/ARCHITECTURE.md, Metrics).
 
 Shared by the `daily_metrics_summary` asset and `flb report`; reads the store, computes with
 `core.metrics`, returns plain data (written to JSON by `reports.daily`).

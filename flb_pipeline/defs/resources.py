@@ -61,7 +61,7 @@ class StoreResource(dg.ConfigurableResource):
                 held.enter_context(self.store().held_open())
             except StoreUnavailable as error:
                 context.log.error(str(error))
-                raise dg.Failure(description=str(error)) from error
+                raise dg.Failure(description=str(error)) from None  # the line says it all
             yield self
 
 

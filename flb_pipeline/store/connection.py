@@ -1,4 +1,4 @@
-"""Short-lived DuckDB connections with retry on lock conflicts (DESIGN §9).
+"""Short-lived DuckDB connections with retry on lock conflicts (docs/ARCHITECTURE.md, Operations).
 
 DuckDB lets one process hold a database file read-write. Dagster runs each job in its own
 process, so every unit of work opens a connection, does its work and closes it; a process

@@ -2,6 +2,7 @@
 command answers with one clear line and a non-zero exit, never a traceback; a halt still takes
 effect; a Dagster run on an unusable store fails before any step, with the same one line."""
 
+import logging
 import os
 import subprocess
 import sys
@@ -97,9 +98,17 @@ def test_a_run_on_an_unusable_store_fails_with_one_line_naming_the_path(simulato
     if kind == "not a database":
         path.write_text("these are my notes, not a DuckDB database\n" * 100)
     job = definitions_for(simulator.url, path).resolve_job_def("snapshot_job")
-    result = job.execute_in_process(run_config=QUIET, raise_on_error=False)
+    instance = dg.DagsterInstance.ephemeral()
+    result = job.execute_in_process(run_config=QUIET, instance=instance, raise_on_error=False)
     assert not result.success
     reason = failed_run_reason(result)
+    logged = [
+        entry.user_message
+        for entry in instance.all_logs(result.run_id)
+        if entry.dagster_event is None and entry.level == logging.ERROR
+    ]
+    (line,) = logged  # one clear line in the run's log, the failure's own reason
+    assert reason == f"{dg.Failure.__module__}.Failure: {line}"
     assert "\n" not in reason and str(path) in reason
     assert {
         "missing directory": "does not exist",
