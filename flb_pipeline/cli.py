@@ -8,6 +8,7 @@ and exits non-zero; a traceback is reserved for bugs.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Callable, Sequence
 
@@ -110,6 +111,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _fail(args.command, refused, REFUSED)
     except (StoreUnavailable, SimulatorUnavailable, operations.PortInUse) as unavailable:
         return _fail(args.command, unavailable, UNAVAILABLE)
+    except BrokenPipeError:  # `flb status | head`: the reader left, nothing is wrong
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
 
 
 def _fail(command: str, error: Exception, code: int) -> int:

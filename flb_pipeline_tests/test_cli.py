@@ -169,3 +169,17 @@ def test_halt_is_stamped_with_the_embedded_simulators_clock(db_path, simulator, 
     monkeypatch.setenv("FLB_SIM_PORT", str(simulator.port))
     assert main(["halt", "--reason", "fed day"]) == 0
     assert control.halt_state(Store(db_path)).event_ts == SIM_START
+
+
+def test_a_reader_that_leaves_early_is_no_error(db_path):
+    """`flb status | head -1`: the pipe closes before we write; that ends the command quietly."""
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FLB_")}
+    env["FLB_DB_PATH"] = str(db_path)
+    result = subprocess.run(
+        [str(Path(sys.executable).parent / "flb"), "status"],
+        stdout=write_end, stderr=subprocess.PIPE, env=env, text=True, timeout=60,
+    )  # fmt: skip
+    os.close(write_end)
+    assert (result.returncode, result.stderr) == (0, "")
