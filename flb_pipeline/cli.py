@@ -1,14 +1,32 @@
-"""`flb`: the demo, the simulator, the UI and operator commands (DESIGN §8)."""
+"""`flb`: the demo, the simulator, the UI and operator commands.
+
+A command that cannot do its job because of the environment (a locked or unusable store, a
+setting it cannot honour, a simulator that does not come up) says so in one line on stderr
+and exits non-zero; a traceback is reserved for bugs.
+"""
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Callable, Sequence
 
 from flb_pipeline import operations
+from flb_pipeline.exchange.embedded import SimulatorUnavailable
+from flb_pipeline.settings import SettingsError
+from flb_pipeline.store import StoreUnavailable
 
 Command = Callable[[argparse.Namespace], int]
+REFUSED = 2  # a setting or argument we cannot honour
+UNAVAILABLE = 1  # the store or the simulator cannot be used right now
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, not {value}")
+    return value
 
 
 def _sim_arguments(parser: argparse.ArgumentParser) -> None:
@@ -37,7 +55,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo = commands.add_parser("demo", help="a trading session against the simulator")
     demo.add_argument("--markets", type=int, default=300)
-    demo.add_argument("--cycles", type=int, default=15, help="trading cycles in the session")
+    demo.add_argument(
+        "--cycles", type=_positive_int, default=15, help="trading cycles in the session"
+    )
     demo.add_argument("--minutes", type=float, default=4.0, help="simulated minutes per cycle")
     demo.add_argument("--seed", type=int, default=7)
     demo.set_defaults(run=operations.demo)
@@ -50,7 +70,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     ui = commands.add_parser("ui", help="simulator + `dagster dev` (webserver and daemon)")
     ui.add_argument("--port", type=int, default=3000)
-    ui.add_argument("--sim-port", type=int, default=8765)
+    ui.add_argument(
+        "--sim-port", type=int, default=None, help="simulator port (default FLB_SIM_PORT or 8765)"
+    )
     ui.set_defaults(run=operations.ui)
 
     status = commands.add_parser("status", help="what the store holds and what blocks trading")
@@ -67,7 +89,7 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--day", required=True, help="New York trading day, YYYY-MM-DD")
     report.set_defaults(run=operations.report)
 
-    halt = commands.add_parser("halt", help="stop all new entries (every kill switch fails)")
+    halt = commands.add_parser("halt", help="stop all new entries until `flb resume`")
     halt.add_argument("--reason", default="manual halt from the command line")
     halt.set_defaults(run=operations.halt)
 
@@ -83,7 +105,20 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     run: Command = args.run
-    return run(args)
+    try:
+        return run(args)
+    except SettingsError as refused:
+        return _fail(args.command, refused, REFUSED)
+    except (StoreUnavailable, SimulatorUnavailable, operations.PortInUse) as unavailable:
+        return _fail(args.command, unavailable, UNAVAILABLE)
+    except BrokenPipeError:  # `flb status | head`: the reader left, nothing is wrong
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+
+
+def _fail(command: str, error: Exception, code: int) -> int:
+    print(f"flb {command}: {' '.join(str(error).split())}", file=sys.stderr)
+    return code
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""The daily summary document: every metric of DESIGN §7 for one trading day.
+"""The daily summary document: every metric of one trading day (docs/ARCHITECTURE.md, Metrics).
 
 Shared by the `daily_metrics_summary` asset and `flb report`; reads the store, computes with
 `core.metrics`, returns plain data (written to JSON by `reports.daily`).
@@ -12,7 +12,6 @@ from typing import Any
 import duckdb
 
 from flb_pipeline.core import metrics, risk
-from flb_pipeline.core.calendar import hours_between
 from flb_pipeline.core.ledger import ClosedTrade, slippage_bps
 from flb_pipeline.store.health import (
     api_totals,
@@ -84,7 +83,6 @@ def _health(
     api = api_totals(con, start, end)
     scans = scan_health(con, start, end)
     orders = order_health(con, start, end, execution)
-    hours = hours_between(start, end)
     halt = risk.active_halt([e for e in risk_events(con) if e.event_ts < end])
     return {
         "api": {
@@ -92,7 +90,12 @@ def _health(
             "error_rate": api["errors"] / api["calls"] if api["calls"] else None,
             "endpoints": endpoint_latency(con, start, end),
         },
-        "scans": {**scans, "scans_per_hour": scans["complete_scans"] / hours},
+        "scans": {
+            **scans,
+            "scans_per_hour": (
+                scans["complete_scans"] / scans["scan_hours"] if scans["scan_hours"] else None
+            ),
+        },
         "orders": {
             **orders,
             "fill_rate": (

@@ -3,7 +3,7 @@
 import os
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -25,8 +25,8 @@ from flb_pipeline.exchange.client import (
 )
 from flb_pipeline.exchange.embedded import ensure_embedded_simulator, simulator_now
 from flb_pipeline.exchange.signing import load_private_key
-from flb_pipeline.settings import DEFAULT_DB_PATH
-from flb_pipeline.store import Store
+from flb_pipeline.settings import DEFAULT_DB_PATH, Settings, creates_data_directory
+from flb_pipeline.store import Store, StoreUnavailable
 
 KEY_ID_ENV = "KALSHI_API_KEY_ID"
 CONTROL_JOBS = frozenset({"halt_job", "resume_job"})
@@ -36,25 +36,36 @@ LIVE_TRADING_ENV = "FLB_LIVE_TRADING"
 
 class StoreResource(dg.ConfigurableResource):
     """The DuckDB file (FLB_DB_PATH). Each unit of work takes a short-lived connection (see
-    `Store`); the database stays open for the run, which makes those connections cheap."""
+    `Store`); the database stays open for the run, which makes those connections cheap.
+    Only the default `data/` directory is created if missing."""
 
     db_path: str = DEFAULT_DB_PATH
     lock_timeout_s: float = 30.0
 
     def store(self) -> Store:
-        return Store(self.db_path, lock_timeout_s=self.lock_timeout_s)
+        return Store(
+            self.db_path,
+            lock_timeout_s=self.lock_timeout_s,
+            create_directory=creates_data_directory(self.db_path),
+        )
 
     @contextmanager
     def yield_for_execution(self, context: dg.InitResourceContext) -> Iterator["StoreResource"]:
         """Hold the database for the run, except in the manual-control jobs: a halt must
-        never queue behind a lock. The run's worker is recorded first, so a worker that dies
-        holding the DuckDB pool slot can be reaped (`defs.runs`)."""
+        never queue behind a lock. A store that cannot be opened fails the run before any
+        step starts, with its one-line reason. The run's worker is recorded first, so a worker
+        that dies holding the DuckDB pool slot can be reaped (`defs.runs`)."""
         if context.run is not None and context.instance is not None:
             tag_run_worker(context.instance, context.run.run_id)
         if context.run is not None and context.run.job_name in CONTROL_JOBS:
             yield self
             return
-        with self.store().held_open():
+        with ExitStack() as held:
+            try:
+                held.enter_context(self.store().held_open())
+            except StoreUnavailable as error:
+                context.log.error(str(error))
+                raise dg.Failure(description=str(error)) from None  # the line says it all
             yield self
 
 
@@ -62,8 +73,10 @@ class ExchangeResource(dg.ConfigurableResource):
     """Which Kalshi-compatible exchange to talk to, and how hard.
 
     `exchange` is sim | demo | prod; `base_url` (FLB_EXCHANGE_URL) overrides the address, e.g.
-    a running `flb sim`. Without it, `sim` starts the embedded simulator on demand. Keys come
-    from the environment only and never appear in config, logs or metadata.
+    a running `flb sim`. Without it, `sim` uses the embedded simulator on 127.0.0.1 at
+    `embedded_port` (unset: FLB_SIM_PORT, default 8765), starting it on demand; `flb demo`
+    and `flb ui` use the same port, so they share one exchange. Keys come from the
+    environment only and never appear in config, logs or metadata.
     """
 
     exchange: str = "sim"
@@ -74,7 +87,7 @@ class ExchangeResource(dg.ConfigurableResource):
     writes_per_s: float = 10.0
     max_attempts: int = 4
     markets_page_limit: int = 1000
-    embedded_port: int = 8765
+    embedded_port: int | None = None
     embedded_seed: int = 7
     _resolved_url: str | None = PrivateAttr(default=None)
 
@@ -87,7 +100,8 @@ class ExchangeResource(dg.ConfigurableResource):
         if self.base_url:
             return self.base_url
         if self.exchange == "sim":
-            return ensure_embedded_simulator(port=self.embedded_port, seed=self.embedded_seed)
+            port = self.embedded_port or Settings.from_env().sim_port
+            return ensure_embedded_simulator(port=port, seed=self.embedded_seed)
         return PROD_URL if self.exchange == "prod" else DEMO_URL
 
     def trading_mode(self) -> TradingMode:

@@ -56,7 +56,10 @@ def _plots(
     reliability = document["outcome_reliability"]
     return {
         "cumulative_pnl": plots.cumulative_pnl_plot(
-            cumulative, folder / "cumulative_pnl.png", f"Cumulative net P&L, {day}"
+            cumulative,
+            folder / "cumulative_pnl.png",
+            f"Cumulative net P&L, {day}",
+            document["timezone"],
         ),
         "pnl_by_bucket": plots.pnl_by_bucket_plot(
             [f"{b.low_cents}-{b.high_cents}¢" for b in buckets],

@@ -5,11 +5,13 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import matplotlib
 
 matplotlib.use("Agg")
 
+import matplotlib.dates as mdates
 import matplotlib.pyplot as plt
 
 from flb_pipeline.core.calibration import CalibrationReport
@@ -45,18 +47,32 @@ def _save(figure: plt.Figure, path: Path) -> Path:
     return path
 
 
-def cumulative_pnl_plot(points: list[tuple[datetime, Decimal]], path: Path, title: str) -> Path:
+def cumulative_pnl_plot(
+    points: list[tuple[datetime, Decimal]], path: Path, title: str, timezone: str
+) -> Path:
+    return _save(cumulative_pnl_figure(points, title, timezone), path)
+
+
+def cumulative_pnl_figure(
+    points: list[tuple[datetime, Decimal]], title: str, timezone: str
+) -> plt.Figure:
+    """Cumulative net P&L over the day, its time axis in the trading day's own zone (a New
+    York day read in UTC starts at 04:00 or 05:00), labelled with that zone."""
+    zone = ZoneInfo(timezone)
     figure, axes = plt.subplots(figsize=(7, 4))
     if points:
-        axes.step([t for t, _ in points], [float(p) for _, p in points], where="post")
+        axes.step([t.astimezone(zone) for t, _ in points], [float(p) for _, p in points],
+                  where="post")  # fmt: skip
         axes.axhline(0, color="grey", linewidth=0.8)
+        axes.xaxis.set_major_locator(mdates.AutoDateLocator(tz=zone))
+        axes.xaxis.set_major_formatter(mdates.DateFormatter("%H:%M", tz=zone))
     else:
         _no_data(axes)
-    axes.set_xlabel("closing time (UTC)")
+    axes.set_xlabel(f"closing time ({timezone})")
     axes.set_ylabel("cumulative net P&L ($)")
     axes.set_title(title)
     figure.autofmt_xdate()
-    return _save(figure, path)
+    return figure
 
 
 def pnl_by_bucket_plot(labels: list[str], net_pnl: list[float], path: Path, title: str) -> Path:

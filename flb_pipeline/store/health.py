@@ -9,6 +9,7 @@ from typing import Any
 import duckdb
 
 from flb_pipeline.core.ledger import ClosedTrade
+from flb_pipeline.core.risk import STALE_BOOK
 
 
 def _records(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any]) -> list[dict[str, Any]]:
@@ -49,22 +50,38 @@ def api_totals(con: duckdb.DuckDBPyConnection, start: datetime, end: datetime) -
 
 
 def scan_health(con: duckdb.DuckDBPyConnection, start: datetime, end: datetime) -> dict[str, Any]:
-    """Scans run, how many completed, their latency and the age of their oldest quote."""
-    (row,) = _records(
+    """Scans run, how many completed, in how many clock hours, their latency, and the quote
+    age the trading cycles acted on.
+
+    `scan_hours` counts the distinct clock hours with at least one scan (New York's offset
+    from UTC is whole hours, so UTC hours are its clock hours): the rate is per hour of
+    scanning, not per hour of the day. Quote age has one definition: the age of the oldest
+    quote a trading cycle uses, measured when its stale_book check evaluates, i.e. that
+    check's recorded value; a cycle that used no quote records none and is left out.
+    """
+    (scans,) = _records(
         con,
         """
         SELECT count(*) AS scans,
                count(*) FILTER (WHERE status = 'complete') AS complete_scans,
                count(*) FILTER (WHERE status = 'failed') AS failed_scans,
-               round(quantile_cont(latency_ms, 0.5), 3) AS latency_p50_ms,
-               round(quantile_cont(epoch(finished_at - oldest_quote_ts), 0.5), 3)
-                   AS quote_age_p50_s,
-               round(max(epoch(finished_at - oldest_quote_ts)), 3) AS quote_age_max_s
+               count(DISTINCT date_trunc('hour', started_at)) AS scan_hours,
+               round(quantile_cont(latency_ms, 0.5), 3) AS latency_p50_ms
         FROM scans WHERE started_at >= ? AND started_at < ?
         """,
         [start, end],
     )
-    return row
+    (quote_ages,) = _records(
+        con,
+        """
+        SELECT round(quantile_cont(value, 0.5), 3) AS quote_age_p50_s,
+               round(max(value), 3) AS quote_age_max_s
+        FROM risk_check_results
+        WHERE check_name = ? AND value IS NOT NULL AND evaluated_at >= ? AND evaluated_at < ?
+        """,
+        [STALE_BOOK, start, end],
+    )
+    return {**scans, **quote_ages}
 
 
 def order_health(

@@ -1,5 +1,6 @@
-"""`flb sim` + `dagster dev` as separate processes, driven through Dagster's GraphQL API the
-way the UI drives it. Used by the end-to-end tests and the launch-latency benchmark."""
+"""`flb sim` + `dagster dev` (or `flb ui`) as separate processes, driven through Dagster's
+GraphQL API the way the UI drives it. Used by the end-to-end tests and the launch-latency
+benchmark."""
 
 from __future__ import annotations
 
@@ -56,21 +57,77 @@ query($id: String!) {
 }"""
 
 
+WORKSPACE = """
+{ workspaceOrError { ... on Workspace { locationEntries {
+    name loadStatus locationOrLoadError { __typename ... on PythonError { message } }
+} } } }"""
+BIN = Path(sys.executable).parent
+FLB = str(BIN / "flb")
+FOREIGN_SETTINGS = ("FLB_EXCHANGE", "FLB_EXCHANGE_URL", "FLB_EXECUTION")
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
 
 
-class Deployment:
-    """A simulator and a `dagster dev` (webserver + daemon) sharing one temp directory."""
+def deployment_env(root: Path, sim_port: int, **overrides: str) -> dict[str, str]:
+    """One deployment in `root`: its store, its Dagster instance and its simulator port, with
+    no exchange setting inherited from the caller's shell."""
+    env = {k: v for k, v in os.environ.items() if k not in FOREIGN_SETTINGS}
+    env.update(
+        DAGSTER_HOME=str(root / "dagster_home"),
+        FLB_DB_PATH=str(root / "flb.duckdb"),
+        FLB_SIM_PORT=str(sim_port),
+        PYTHONUNBUFFERED="1",
+        **overrides,
+    )
+    return env
 
-    def __init__(self, root: Path, *, sim_args: list[str]) -> None:
+
+def answers(url: str) -> bool:
+    try:
+        httpx.get(url, timeout=2)
+    except httpx.HTTPError:
+        return False
+    return True
+
+
+def children(pid: int) -> list[int]:
+    """The direct child processes of `pid` (Linux /proc)."""
+    text = Path(f"/proc/{pid}/task/{pid}/children").read_text()
+    return [int(child) for child in text.split()]
+
+
+def command_line(pid: int) -> str:
+    return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+
+
+class Deployment:
+    """`dagster dev` (webserver + daemon) on one temp directory, driven through GraphQL.
+
+    With `sim_args` it first starts its own `flb sim` and points FLB_EXCHANGE_URL at it; with
+    `flb_ui` the UI is `flb ui` itself (run in `root`), which finds or starts the embedded
+    simulator on `sim_port`, as after `flb demo`. `env` overrides the environment (PATH...).
+    """
+
+    def __init__(
+        self,
+        root: Path,
+        *,
+        sim_args: list[str] | None = None,
+        flb_ui: bool = False,
+        sim_port: int | None = None,
+        env: dict[str, str] | None = None,
+    ) -> None:
         self.root = root
-        self.sim_port, self.ui_port = free_port(), free_port()
+        self.sim_port, self.ui_port = sim_port or free_port(), free_port()
         self.db_path = root / "flb.duckdb"
         self.home = root / "dagster_home"
         self.sim_args = sim_args
+        self.flb_ui = flb_ui
+        self.env_overrides = env or {}
         self._processes: list[subprocess.Popen] = []
         self.http = httpx.Client(timeout=30)
 
@@ -78,25 +135,36 @@ class Deployment:
     def exchange_url(self) -> str:
         return f"http://127.0.0.1:{self.sim_port}/trade-api/v2"
 
+    @property
+    def sim_root(self) -> str:
+        return f"http://127.0.0.1:{self.sim_port}"
+
+    @property
+    def ui_url(self) -> str:
+        return f"http://127.0.0.1:{self.ui_port}"
+
+    @property
+    def ui_process(self) -> subprocess.Popen:
+        return self._processes[-1]
+
     def __enter__(self) -> Deployment:
-        self.home.mkdir(parents=True)
-        shutil.copyfile(PROJECT_ROOT / "dagster.yaml", self.home / "dagster.yaml")
-        env = {
-            **os.environ,
-            "DAGSTER_HOME": str(self.home),
-            "FLB_DB_PATH": str(self.db_path),
-            "FLB_EXCHANGE_URL": self.exchange_url,
-            "PYTHONUNBUFFERED": "1",
-        }
-        bin_dir = Path(sys.executable).parent
-        simulator = [str(bin_dir / "flb"), "sim", "--port", str(self.sim_port), *self.sim_args]
-        self._start(simulator, env, "sim")
-        self._start(
-            [str(bin_dir / "dagster"), "dev", "-w", "workspace.yaml", "-p", str(self.ui_port)],
-            env,
-            "dagster",
-        )
-        self._wait_for_webserver()
+        env = deployment_env(self.root, self.sim_port, **self.env_overrides)
+        if self.sim_args is not None:
+            env["FLB_EXCHANGE_URL"] = self.exchange_url
+            simulator = [FLB, "sim", "--port", str(self.sim_port), *self.sim_args]
+            self._start(simulator, env, "sim")
+        if self.flb_ui:
+            self._start([FLB, "ui", "--port", str(self.ui_port)], env, "ui", cwd=self.root)
+        else:
+            self.home.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(PROJECT_ROOT / "dagster.yaml", self.home / "dagster.yaml")
+            dev = [str(BIN / "dagster"), "dev", "-w", "workspace.yaml", "-p", str(self.ui_port)]
+            self._start(dev, env, "dagster")
+        try:
+            self._wait_for_webserver()
+        except BaseException:
+            self.__exit__()
+            raise
         return self
 
     def __exit__(self, *exc_info: object) -> None:
@@ -105,17 +173,37 @@ class Deployment:
                 os.killpg(process.pid, signal.SIGTERM)
         for process in self._processes:
             try:
-                process.wait(timeout=30)
+                process.wait(timeout=60)
             except subprocess.TimeoutExpired:
                 os.killpg(process.pid, signal.SIGKILL)
         self.http.close()
 
-    def _start(self, command: list[str], env: dict[str, str], name: str) -> None:
+    def log(self, name: str) -> str:
+        return (self.root / f"{name}.log").read_text()
+
+    def stop_ui(self, signum: int) -> int:
+        """Send `signum` to the UI process alone; its exit code once it has cleaned up."""
+        self.ui_process.send_signal(signum)
+        return self.ui_process.wait(timeout=90)
+
+    def wait_for_code_location(self, timeout_s: float = 120) -> dict[str, Any]:
+        """The code location's workspace entry once it has loaded (or failed to)."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            entries = self.graphql(WORKSPACE)["workspaceOrError"]["locationEntries"]
+            if entries and entries[0]["loadStatus"] == "LOADED":
+                return entries[0]
+            time.sleep(0.5)
+        raise TimeoutError(f"the code location did not load; see {self.root}")
+
+    def _start(
+        self, command: list[str], env: dict[str, str], name: str, cwd: Path = PROJECT_ROOT
+    ) -> None:
         log = (self.root / f"{name}.log").open("wb")
         self._processes.append(
             subprocess.Popen(
                 command,
-                cwd=PROJECT_ROOT,
+                cwd=cwd,
                 env=env,
                 stdout=log,
                 stderr=subprocess.STDOUT,
@@ -126,13 +214,16 @@ class Deployment:
     def _wait_for_webserver(self, timeout_s: float = 120) -> None:
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
+            if self.ui_process.poll() is not None:
+                code = self.ui_process.returncode
+                raise RuntimeError(f"the UI exited with {code}; see {self.root}")
             try:
                 if self.graphql("{ version }").get("version"):
                     return
             except httpx.HTTPError:
                 pass
             time.sleep(0.5)
-        raise TimeoutError(f"dagster dev did not answer; see {self.root / 'dagster.log'}")
+        raise TimeoutError(f"dagster dev did not answer; see {self.root}")
 
     def graphql(self, query: str, **variables: Any) -> dict[str, Any]:
         response = self.http.post(

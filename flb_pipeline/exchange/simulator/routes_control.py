@@ -3,6 +3,7 @@ API keys, and the hidden truth of a market for tests."""
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from starlette.routing import Route
@@ -82,10 +83,12 @@ def market_truth(call: Call) -> dict[str, Any]:
 
 
 def state_summary(call: Call) -> dict[str, Any]:
+    """What the exchange holds, and the process serving it (so an operator can stop it)."""
     exchange = call.state.exchange
     codes = exchange.world.status_codes(exchange.now)
     account = exchange.account
     return {
+        "pid": os.getpid(),
         "now": iso(exchange.now),
         "markets": exchange.world.market_count,
         "open_markets": int((codes == ACTIVE).sum()),

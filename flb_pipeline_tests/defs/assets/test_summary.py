@@ -1,17 +1,20 @@
 """daily_metrics_summary and the trade log, through Dagster, on a real DuckDB file."""
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import dagster as dg
 import pytest
 
 from flb_pipeline.cli import main
+from flb_pipeline.core.risk import Verdict
 from flb_pipeline.defs.schedules import daily_summary_job_schedule
 from flb_pipeline.demo import materialization_metadata
 from flb_pipeline.store import Store
 from flb_pipeline.store.ledger import append_closed_trades
+from flb_pipeline.store.risk import save_verdicts
+from flb_pipeline.store.snapshots import begin_scan, finish_scan
 from flb_pipeline_tests.conftest import QUIET, definitions_for
 from flb_pipeline_tests.trade_fixtures import fixture_trades
 
@@ -139,3 +142,57 @@ def test_trade_log_has_one_header_no_duplicates_and_is_rebuilt_when_corrupt(trad
     log.unlink()
     job.execute_in_process(asset_selection=[CLOSED_TRADES], run_config=QUIET)
     assert log.read_text().splitlines() == lines
+
+
+def record_scan(con, scan_id: str, started_at: datetime, status: str = "complete") -> None:
+    begin_scan(con, scan_id, started_at)
+    finish_scan(con, scan_id, status=status, finished_at=started_at + timedelta(seconds=2),
+                pages=1, invalid_records=0, latency_ms=2000.0)  # fmt: skip
+
+
+def stale_book_verdict(value: float | None) -> Verdict:
+    return Verdict("stale_book", True, value, 30.0, None, "hand-made")
+
+
+def test_scans_per_hour_counts_the_hours_that_had_scans(db_path):
+    """2026-03-02 (New York): 15 complete scans between 10:00 and 10:56, nothing else -> 15
+    per hour, not 15 / 24. 2026-03-03: 15 scans in its 10:00 hour, none at 11:00, 4 complete
+    and 1 failed in its 12:00 hour -> 19 complete over 2 hours = 9.5. A scan at 23:59 on
+    03-01 belongs to neither."""
+    with Store(db_path).connect() as con:
+        record_scan(con, "before", datetime(2026, 3, 2, 4, 59, tzinfo=UTC))
+        for n in range(15):
+            record_scan(con, f"a{n}", datetime(2026, 3, 2, 15, 4 * n, tzinfo=UTC))
+            record_scan(con, f"b{n}", datetime(2026, 3, 3, 15, 4 * n, tzinfo=UTC))
+        for n in range(5):
+            status = "failed" if n == 4 else "complete"
+            record_scan(con, f"c{n}", datetime(2026, 3, 3, 17, 10 * n, tzinfo=UTC), status)
+    figures = ("scans", "complete_scans", "failed_scans", "scan_hours", "scans_per_hour")
+    expected = {"2026-03-02": (15, 15, 0, 1, 15.0), "2026-03-03": (20, 19, 1, 2, 9.5)}
+    for day, figures_of_the_day in expected.items():
+        assert summarise(db_path, day=day).success
+        scans = summary_json(db_path, day)["health"]["scans"]
+        assert tuple(scans[name] for name in figures) == figures_of_the_day, day
+
+
+def test_quote_age_is_the_stale_book_checks_value(db_path):
+    """Quote age = the age of the oldest quote a cycle used, when its stale_book check ran.
+    2026-03-02: cycles recorded 2.0, 9.5 and 4.0 s, and one used no quote (NULL); another
+    check's value and a stale_book value of the previous day do not count -> p50 4.0, max
+    9.5. 2026-03-03 has only a cycle that used no quote -> null, not 0."""
+    at = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)
+    with Store(db_path).connect() as con:
+        record_scan(con, "s0", at)  # no snapshots: the scans table knows no quote age
+        for n, value in enumerate([2.0, 9.5, None, 4.0]):
+            save_verdicts(con, f"s{n}", "run", [stale_book_verdict(value)],
+                          at + timedelta(minutes=n))  # fmt: skip
+        save_verdicts(con, "s0", "run", [Verdict("daily_loss", True, 50.0, 500.0, None, "-")], at)
+        save_verdicts(con, "old", "run", [stale_book_verdict(99.0)], at - timedelta(days=1))
+        save_verdicts(con, "s9", "run", [stale_book_verdict(None)], at + timedelta(days=1))
+    assert summarise(db_path).success
+    scans = summary_json(db_path)["health"]["scans"]
+    assert (scans["quote_age_p50_s"], scans["quote_age_max_s"]) == (4.0, 9.5)
+    assert summary_json(db_path)["health"]["scans"]["scans_per_hour"] == 1.0
+    assert summarise(db_path, day="2026-03-03").success
+    scans = summary_json(db_path, "2026-03-03")["health"]["scans"]
+    assert (scans["quote_age_p50_s"], scans["quote_age_max_s"]) == (None, None)
