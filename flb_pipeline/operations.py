@@ -18,7 +18,9 @@ from types import FrameType
 
 from flb_pipeline.core.calendar import TRADING_TIMEZONE, trading_day_window
 from flb_pipeline.core.modes import default_execution
+from flb_pipeline.core.risk import RiskLimits, Verdict
 from flb_pipeline.defs import control
+from flb_pipeline.defs.checks import verdicts_now
 from flb_pipeline.defs.daily_summary import build_daily_summary
 from flb_pipeline.exchange.embedded import (
     EmbeddedSimulator,
@@ -32,7 +34,6 @@ from flb_pipeline.exchange.simulator import FaultConfig, SimConfig, serve_foreve
 from flb_pipeline.reports.daily import BUCKET_HEADER, bucket_rows, summary_rows
 from flb_pipeline.settings import DEFAULT_DAGSTER_HOME, Settings, creates_data_directory
 from flb_pipeline.store import Store
-from flb_pipeline.store.health import kill_switch_states
 from flb_pipeline.store.snapshots import table_counts
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -208,19 +209,30 @@ def _interruptible() -> Iterator[None]:
 
 
 def status(args: argparse.Namespace) -> int:
-    """Rows per table, the manual halt, and every kill switch's latest verdict."""
-    store = cli_store(Settings.from_env())
+    """Rows per table, the manual halt, and every kill switch as it judges a cycle now (with
+    the default limits, on the latest cycle's capital and today's holdings)."""
+    settings = Settings.from_env()
+    store = cli_store(settings)
+    now = deployment_now(settings)
     with store.connect() as con:
         counts = table_counts(con)
-        switches = kill_switch_states(con)
+        verdicts = verdicts_now(con, now, RiskLimits())
     halted = control.halt_state(store)
     print(f"store: {store.path}")
     print_table(["table", "rows"], [[name, str(rows)] for name, rows in counts.items()])
     state = f"ON since {halted.event_ts:%Y-%m-%d %H:%M:%S} ({halted.reason})" if halted else "off"
     print(f"\nmanual halt: {state}")
-    rows = [[s["check_name"], "pass" if s["passed"] else "FAIL", s["reason"]] for s in switches]
-    print_table(["kill switch", "latest", "reason"], rows or [["-", "-", "no cycle yet"]])
+    rows = [[v.check, "pass" if v.passed else "FAIL", _paused(v), v.reason] for v in verdicts]
+    print(f"\nkill switches evaluated now ({now:%Y-%m-%d %H:%M:%S} UTC):")
+    print_table(
+        ["kill switch", "now", "paused until", "reason"],
+        rows or [["-", "-", "-", "no trading cycle yet"]],
+    )
     return 0
+
+
+def _paused(verdict: Verdict) -> str:
+    return f"{verdict.paused_until:%Y-%m-%d %H:%M} UTC" if verdict.paused_until else "-"
 
 
 def report(args: argparse.Namespace) -> int:

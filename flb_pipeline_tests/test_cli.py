@@ -17,7 +17,7 @@ from flb_pipeline.defs import control
 from flb_pipeline.exchange.embedded import is_simulator
 from flb_pipeline.store import Store
 from flb_pipeline.store.risk import risk_events
-from flb_pipeline_tests.conftest import SIM_START
+from flb_pipeline_tests.conftest import SIM_START, check_results, definitions_for, run_job
 from flb_pipeline_tests.e2e.harness import free_port
 
 
@@ -183,3 +183,27 @@ def test_a_reader_that_leaves_early_is_no_error(db_path):
     )  # fmt: skip
     os.close(write_end)
     assert (result.returncode, result.stderr) == (0, "")
+
+
+def test_status_shows_each_switch_as_evaluated_now_not_as_the_halt_left_it(
+    trading_sim, trading_control, trading_db, monkeypatch, capsys
+):
+    """A cycle blocked by a halt, then `flb resume`: every switch passes now, although the
+    last cycle's verdicts were taken under the halt."""
+    monkeypatch.setenv("FLB_DB_PATH", str(trading_db))
+    monkeypatch.setenv("FLB_EXCHANGE", "sim")
+    monkeypatch.setenv("FLB_EXCHANGE_URL", trading_sim.url)
+    defs = definitions_for(trading_sim.url, trading_db)
+    assert run_job(defs, "trading_job").success
+    assert main(["halt", "--reason", "fed day"]) == 0
+    assert check_results(run_job(defs, "trading_job"))["manual_halt"] is False
+    assert main(["resume"]) == 0
+    trading_control.advance(60)  # the simulated clock moves on past the cycles' records
+    capsys.readouterr()
+    assert main(["status"]) == 0
+    out = capsys.readouterr().out
+    assert "manual halt: off" in out and "kill switches evaluated now" in out
+    switch_rows = [line.split()[:2] for line in out.splitlines() if line.split()[:1]
+                   and line.split()[0] in risk.KILL_SWITCHES]  # fmt: skip
+    assert sorted(name for name, _ in switch_rows) == sorted(risk.KILL_SWITCHES)
+    assert {verdict for _, verdict in switch_rows} == {"pass"}

@@ -200,9 +200,12 @@ def switch_verdicts(state: CheckState) -> list[Verdict]:
 def verdicts_now(
     con: duckdb.DuckDBPyConnection, now: datetime, limits: RiskLimits
 ) -> list[Verdict]:
-    """Every check as it would judge a new cycle now, on the latest cycle's capital and
-    today's holdings, with no order proposed: what `flb status` shows. Nothing is recorded."""
-    scan_id = latest_decided_scan(con) or ""
+    """Every switch as it would judge a new cycle now, on the latest cycle's capital and
+    today's holdings, with no order proposed: what `flb status` shows. Nothing is recorded;
+    before the first trading cycle there is nothing to judge (an empty list)."""
+    scan_id = latest_decided_scan(con)
+    if scan_id is None:
+        return []
     cycle = cycle_capital(con, scan_id)
     state = CheckState(con, scan_id, now, limits, risk_events(con), cycle, with_proposed=False)
     return switch_verdicts(state)
