@@ -23,7 +23,6 @@ from typing import Any, TypeVar
 from urllib.parse import quote, urlsplit
 
 import httpx
-import orjson
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from flb_pipeline.core.records import (
@@ -52,12 +51,11 @@ from flb_pipeline.exchange.errors import (
     OrderOutcomeUnknown,
     RateLimited,
     RequestRejected,
-    ResponseTooLarge,
     ScanBoundExceeded,
     SchemaError,
-    ServerError,
 )
 from flb_pipeline.exchange.ratelimit import TokenBucket
+from flb_pipeline.exchange.responses import classify
 
 log = logging.getLogger(__name__)
 
@@ -476,7 +474,12 @@ class KalshiClient:
                 headers=self._auth(method, url_path),
             ) as response:
                 status = response.status_code
-                body = self._classify(response, started)
+                body = classify(
+                    response,
+                    max_bytes=self.settings.max_response_bytes,
+                    timeout_s=self.settings.timeout_s,
+                    started=started,
+                )
         except httpx.TimeoutException as timeout:
             error: ExchangeError = ExchangeTimeout(f"no answer within the timeout ({timeout})")
         except httpx.DecodingError as undecodable:
@@ -491,59 +494,6 @@ class KalshiClient:
         final = self._gives_up(error, attempt)
         self._record(called_at, method, path, status, started, error.error_class, attempt, final)
         raise error
-
-    def _classify(self, response: httpx.Response, started: float) -> dict[str, Any]:
-        """The body of a 2xx as a JSON object, or the failure class of the answer.
-
-        429 and 5xx are classified from the status alone, so their bodies (an HTML error
-        page, say) are never read; any other body is read only up to the size cap.
-        """
-        status = response.status_code
-        if status == 429:
-            raise RateLimited("HTTP 429 rate limited")
-        if status >= 500:
-            raise ServerError(f"HTTP {status}")
-        content = self._read_body(response, started)
-        if status in (401, 403):
-            raise AuthRejected(f"HTTP {status}: {_error_code(content)[1]}")
-        if status >= 400:
-            code, message = _error_code(content)
-            raise RequestRejected(status, code, message)
-        try:
-            body = orjson.loads(content)
-        except orjson.JSONDecodeError as bad:
-            raise MalformedResponse(f"HTTP {status} body is not JSON: {bad}") from None
-        if not isinstance(body, dict):
-            raise MalformedResponse(f"HTTP {status} body is not a JSON object")
-        return body
-
-    def _read_body(self, response: httpx.Response, started: float) -> bytes:
-        """The body as it streams in, refused once it passes `max_response_bytes` (declared
-        or counted) or once the attempt outlasts `timeout_s`: httpx's read timeout alone
-        bounds the gap between two chunks, not a body dripped in one byte at a time."""
-        cap = self.settings.max_response_bytes
-        declared = response.headers.get("content-length", "")
-        if declared.isdigit() and int(declared) > cap:
-            raise ResponseTooLarge(
-                f"HTTP {response.status_code} body of {int(declared):,} bytes"
-                f" is over the {cap:,}-byte cap"
-            )
-        chunks: list[bytes] = []
-        received = 0
-        for chunk in response.iter_bytes():
-            received += len(chunk)
-            if received > cap:
-                raise ResponseTooLarge(
-                    f"HTTP {response.status_code} body passed the {cap:,}-byte cap"
-                    f" (stopped reading at {received:,} bytes)"
-                )
-            if time.perf_counter() - started > self.settings.timeout_s:
-                raise ExchangeTimeout(
-                    f"body not received within the {self.settings.timeout_s:g} s timeout"
-                    f" ({received:,} bytes so far)"
-                )
-            chunks.append(chunk)
-        return b"".join(chunks)
 
     def _auth(self, method: str, url_path: str) -> dict[str, str]:
         if self._credentials is None or not url_path.startswith("/portfolio"):
@@ -594,15 +544,6 @@ class KalshiClient:
         if invalid:
             self._record_invalid(path, invalid)
             raise invalid[0]
-
-
-def _error_code(content: bytes) -> tuple[str, str]:
-    """Kalshi's `{"error": {"code", "message"}}`, or the start of whatever came instead."""
-    try:
-        error = orjson.loads(content).get("error") or {}
-        return str(error.get("code", "unknown")), str(error.get("message", ""))
-    except (orjson.JSONDecodeError, AttributeError):
-        return "unknown", content[:200].decode("utf-8", errors="replace")
 
 
 def _list(body: dict[str, Any], field_name: str) -> list[dict[str, Any]]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import socket
 import threading
 import time
@@ -19,6 +20,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
+import dagster as dg
 import httpx
 import uvicorn
 from starlette.applications import Starlette
@@ -31,6 +33,7 @@ from flb_pipeline.exchange.simulator import SimulatorServer
 
 LISTING = f"{API_PREFIX}/markets"
 ENDLESS = "endless-"
+SKIP_NOTICE = "Dependencies for step"  # Dagster's own line for each step it then skips
 HTML_502 = b"<html><head><title>502 Bad Gateway</title></head><body>nginx</body></html>"
 TEN_MB = 10 * 1024 * 1024
 
@@ -244,3 +247,15 @@ class HostileExchange:
 
 
 _METHODS = ["GET", "POST", "PUT", "DELETE", "PATCH"]
+
+
+def error_lines(instance: dg.DagsterInstance, run_id: str) -> list[str]:
+    """The run's ERROR lines written by the code, not Dagster's step events or its notices
+    about the steps it skipped because of them."""
+    return [
+        entry.user_message
+        for entry in instance.all_logs(run_id)
+        if entry.level >= logging.ERROR
+        and entry.dagster_event is None
+        and not entry.user_message.startswith(SKIP_NOTICE)
+    ]

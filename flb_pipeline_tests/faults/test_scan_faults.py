@@ -6,7 +6,6 @@ with its reason or complete with the bad record counted), and the run says why i
 line. The store is calibrated, so an honest exchange would be traded (the control case).
 """
 
-import logging
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,11 +17,10 @@ from flb_pipeline.demo import materialization_metadata
 from flb_pipeline.exchange.simulator import SimulatorServer
 from flb_pipeline.store import Store
 from flb_pipeline_tests.conftest import SimControl, definitions_for, run_job
-from flb_pipeline_tests.faults.hostile import CORRUPTIONS, HostileExchange
+from flb_pipeline_tests.faults.hostile import CORRUPTIONS, HostileExchange, error_lines
 
 PAGE_LIMIT = 50
 CORRUPT_PAGE = 3
-SKIP_NOTICE = "Dependencies for step"  # Dagster's own line for each step it then skips
 
 CAUSES = {
     "truncated_json": "body is not JSON",
@@ -49,18 +47,6 @@ def hostile(trading_sim: SimulatorServer) -> Iterator[HostileExchange]:
 @pytest.fixture
 def hostile_defs(hostile: HostileExchange, trading_db: Path) -> dg.Definitions:
     return definitions_for(hostile.url, trading_db, exchange={"markets_page_limit": PAGE_LIMIT})
-
-
-def error_lines(instance: dg.DagsterInstance, run_id: str) -> list[str]:
-    """The run's ERROR lines written by the code, not Dagster's step events or its notices
-    about the steps it skipped because of them."""
-    return [
-        entry.user_message
-        for entry in instance.all_logs(run_id)
-        if entry.level >= logging.ERROR
-        and entry.dagster_event is None
-        and not entry.user_message.startswith(SKIP_NOTICE)
-    ]
 
 
 def exchange_orders(sim: SimulatorServer) -> list[dict]:
