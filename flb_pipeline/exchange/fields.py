@@ -11,14 +11,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from decimal import Decimal, InvalidOperation
+from decimal import ROUND_DOWN, Decimal, InvalidOperation
 from typing import Any
 
 from flb_pipeline.exchange.errors import SchemaError
 
 Json = Mapping[str, Any]
 CENTS_PER_DOLLAR = Decimal(100)
-DOLLAR_DECIMALS = 4
+DOLLAR_PLACES = Decimal("0.0001")
 MAX_DOLLARS = Decimal(10) ** 14  # DECIMAL(18, 4), the store's money type, holds less
 MAX_COUNT = 2**63 - 1  # BIGINT
 PRICE_BOUNDS = (Decimal(0), Decimal(1))
@@ -75,15 +75,15 @@ def timestamp(value: Any, field: str) -> datetime:
 
 def decimal(value: Any, field: str) -> Decimal:
     """A finite number: "NaN" and "Infinity" parse as Decimals but are not amounts."""
-    number = None
-    if isinstance(value, str | int | float) and not isinstance(value, bool):
+    kind = type(value)  # exact types: a JSON true is a bool, which is no number here
+    if kind is str or kind is int or kind is float:
         try:
-            number = Decimal(str(value))
+            number = Decimal(str(value) if kind is float else value)
         except InvalidOperation:
             number = None
-    if number is None or not number.is_finite():
-        raise SchemaError(f"field {field!r} is not a number: {shown(value)}")
-    return number
+        if number is not None and number.is_finite():
+            return number
+    raise SchemaError(f"field {field!r} is not a number: {shown(value)}")
 
 
 def dollars(obj: Json, field: str, *, required_field: bool = True) -> Decimal | None:
@@ -92,13 +92,8 @@ def dollars(obj: Json, field: str, *, required_field: bool = True) -> Decimal | 
     Kalshi's fixed-point strings carry at most four decimals; anything finer is refused here
     rather than rounded silently further down, and so is anything the store cannot hold.
     """
-    for name, per_dollar in ((f"{field}_dollars", 1), (field, CENTS_PER_DOLLAR)):
-        raw = obj.get(name)
-        if raw is not None:
-            return amount_in_range(decimal(raw, name) / per_dollar, name, raw)
-    if required_field:
-        raise SchemaError(f"missing required field {field!r} (or {field}_dollars)")
-    return None
+    found = _dollar_field(obj, field, required_field)
+    return None if found is None else amount_in_range(*found)
 
 
 def required_dollars(obj: Json, field: str) -> Decimal:
@@ -110,35 +105,53 @@ def required_dollars(obj: Json, field: str) -> Decimal:
 
 def price(obj: Json, field: str, *, required_field: bool = True) -> Decimal | None:
     """A contract price: an amount in [0, 1] dollars (a binary contract pays 0 or 1)."""
-    amount = dollars(obj, field, required_field=required_field)
-    if amount is None:
-        return None
-    name = f"{field}_dollars" if obj.get(f"{field}_dollars") is not None else field
-    return price_in_range(amount, name, obj[name])
+    found = _dollar_field(obj, field, required_field)
+    return None if found is None else price_in_range(*found)
+
+
+def _dollar_field(obj: Json, field: str, required_field: bool) -> tuple[Decimal, str, Any] | None:
+    """(amount in dollars, the field it came from, its raw value), or None if absent."""
+    raw = obj.get(f"{field}_dollars")
+    if raw is not None:
+        return decimal(raw, f"{field}_dollars"), f"{field}_dollars", raw
+    raw = obj.get(field)
+    if raw is not None:
+        return decimal(raw, field) / CENTS_PER_DOLLAR, field, raw
+    if required_field:
+        raise SchemaError(f"missing required field {field!r} (or {field}_dollars)")
+    return None
 
 
 def amount_in_range(amount: Decimal, name: str, raw: Any) -> Decimal:
+    """An amount the store's DECIMAL(18, 4) holds exactly."""
     if abs(amount) >= MAX_DOLLARS:
         raise SchemaError(f"field {name!r} is out of range: {shown(raw)}")
-    if _decimal_places(amount) > DOLLAR_DECIMALS:
-        raise SchemaError(f"field {name!r} has more than four decimals: {shown(raw)}")
-    return amount
+    return _four_decimals(amount, name, raw)
 
 
 def price_in_range(amount: Decimal, name: str, raw: Any) -> Decimal:
+    """A price in [0, 1] dollars with at most four decimals."""
     low, high = PRICE_BOUNDS
     if not low <= amount <= high:
         raise SchemaError(f"field {name!r} is outside [0, 1] dollars: {shown(raw)}")
-    return amount_in_range(amount, name, raw)
+    return _four_decimals(amount, name, raw)
+
+
+def _four_decimals(amount: Decimal, name: str, raw: Any) -> Decimal:
+    """Refuse sub-ten-thousandths; the amount is within range here, so `quantize` stays
+    inside the decimal context's precision and cannot raise."""
+    if amount != amount.quantize(DOLLAR_PLACES, rounding=ROUND_DOWN):
+        raise SchemaError(f"field {name!r} has more than four decimals: {shown(raw)}")
+    return amount
 
 
 def whole(value: Any, field: str, *, signed: bool = False) -> int:
     """A whole number that fits BIGINT; negative only where `signed` (net positions)."""
     amount = decimal(value, field)
-    if amount != amount.to_integral_value():
-        raise SchemaError(f"field {field!r} holds a fractional count {shown(value)}")
     if abs(amount) > MAX_COUNT or (amount < 0 and not signed):
         raise SchemaError(f"field {field!r} is out of range: {shown(value)}")
+    if amount != amount.to_integral_value():
+        raise SchemaError(f"field {field!r} holds a fractional count {shown(value)}")
     return int(amount)
 
 
@@ -159,16 +172,6 @@ def quote_price(obj: Json, field: str, empty_cents: int) -> Decimal | None:
     if amount is None or amount * CENTS_PER_DOLLAR == empty_cents:
         return None
     return amount
-
-
-def _decimal_places(amount: Decimal) -> int:
-    """Decimals that matter ("0.8850" has three), read off the digits: exact whatever the
-    magnitude, where `quantize` would raise past the context's precision."""
-    _, digits, exponent = amount.as_tuple()
-    significant = "".join(map(str, digits)).rstrip("0")
-    if not significant or not isinstance(exponent, int):
-        return 0
-    return max(0, -(exponent + len(digits) - len(significant)))
 
 
 def shown(value: Any) -> str:

@@ -89,23 +89,14 @@ def market_snapshots(
         exchange_session(context, exchange, store, clock, activity=f"scan {scan_id}") as client,
         store.store().connect() as con,
     ):
-        universe = universe_key(config.series_tickers, config.categories)
-        begin_scan(con, scan_id, started_at, universe)
+        begin_scan(con, scan_id, started_at, universe_key(config.series_tickers, config.categories))
         try:
-            _scan(client, con, config, scan_id, tally, started_at, universe, started)
+            _scan(client, con, config, scan_id, tally, started_at, started)
         except BaseException as error:
-            reason = _failure_reason(error)
-            finish_scan(
-                con, scan_id, status=SCAN_FAILED, finished_at=clock.now(), pages=tally.pages,
-                invalid_records=tally.invalid, latency_ms=_ms_since(started), error=reason,
-            )  # fmt: skip
-            message = (
-                f"scan {scan_id} failed after {tally.pages} page(s), {tally.rows} row(s) kept"
-                f" and the scan marked failed: {reason}"
-            )
+            message = _fail_scan(con, scan_id, tally, error, clock.now(), started)
             context.log.error(message)
             if not isinstance(error, Exception):
-                raise
+                raise  # an interrupted run: the scan is marked failed, the interrupt goes on
             raise dg.Failure(description=message, metadata=_error_metadata(error)) from error
         summary = finish_scan(
             con, scan_id, status=SCAN_COMPLETE, finished_at=clock.now(), pages=tally.pages,
@@ -127,7 +118,6 @@ def _scan(
     scan_id: str,
     tally: ScanTally,
     now: datetime,
-    universe: str,
     started: float,
 ) -> None:
     """Series (fee schedules), then every page of open markets, within the scan's bounds.
@@ -136,7 +126,7 @@ def _scan(
     """
     upsert_series(con, client.series(), now)
     listings = _universe(client, config)
-    bounds = _bounds(client, con, config, universe, len(listings))
+    bounds = _bounds(client, con, config, len(listings))
     tally.page_cap = bounds.max_pages
     guard = PageGuard(bounds, clock=time.perf_counter, started=started)
     for series_ticker in listings:
@@ -149,12 +139,9 @@ def _scan(
 
 
 def _bounds(
-    client: KalshiClient,
-    con: duckdb.DuckDBPyConnection,
-    config: SnapshotConfig,
-    universe: str,
-    listings: int,
+    client: KalshiClient, con: duckdb.DuckDBPyConnection, config: SnapshotConfig, listings: int
 ) -> ScanBounds:
+    universe = universe_key(config.series_tickers, config.categories)
     return scan_bounds(
         listings=listings,
         page_limit=client.settings.markets_page_limit,
@@ -173,6 +160,26 @@ def _universe(client: KalshiClient, config: SnapshotConfig) -> list[str | None]:
     for category in config.categories:
         tickers.extend(series.ticker for series in client.series(category=category))
     return tickers
+
+
+def _fail_scan(
+    con: duckdb.DuckDBPyConnection,
+    scan_id: str,
+    tally: ScanTally,
+    error: BaseException,
+    finished_at: datetime,
+    started: float,
+) -> str:
+    """Mark the scan failed with its reason (its pages stay stored); the one line to log."""
+    reason = _failure_reason(error)
+    finish_scan(
+        con, scan_id, status=SCAN_FAILED, finished_at=finished_at, pages=tally.pages,
+        invalid_records=tally.invalid, latency_ms=_ms_since(started), error=reason,
+    )  # fmt: skip
+    return (
+        f"scan {scan_id} failed after {tally.pages} page(s), {tally.rows} row(s) kept"
+        f" and the scan marked failed: {reason}"
+    )
 
 
 def _failure_reason(error: BaseException) -> str:
