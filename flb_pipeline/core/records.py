@@ -128,7 +128,12 @@ class PricePoint:
 
 @dataclass(frozen=True, slots=True)
 class ApiCall:
-    """One HTTP attempt against the exchange, successful or not (table `api_calls`)."""
+    """One HTTP attempt against the exchange, successful or not (table `api_calls`).
+
+    `final` says whether this attempt ended its logical call (it returned, or its failure
+    was handed to the caller); a retried attempt is not final. Attempts are a health
+    figure; failed calls are what the error_burst kill switch counts.
+    """
 
     called_at: datetime
     method: str
@@ -137,6 +142,7 @@ class ApiCall:
     latency_ms: float
     error_class: str | None
     attempt: int = 1
+    final: bool = True
 
 
 @dataclass(frozen=True, slots=True)

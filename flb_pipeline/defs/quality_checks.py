@@ -46,7 +46,7 @@ QUALITY: dict[str, tuple[Offenders, str, str]] = {
 COMPLETE_RECORDS = "complete_records"
 QUALITY_CHECKS = (*QUALITY, COMPLETE_RECORDS)
 COMPLETE_RECORDS_DESCRIPTION = (
-    "Records the exchange sent without a required field were skipped and counted; a scan "
+    "Records the exchange sent with a missing or unusable field were skipped and counted; a scan "
     "with holes is kept for the record but never traded on."
 )
 
@@ -79,7 +79,7 @@ def _evaluate(con: duckdb.DuckDBPyConnection, scan_id: str) -> Iterator[dg.Asset
     yield _result(
         COMPLETE_RECORDS,
         invalid == 0,
-        f"{invalid} market record(s) lacked a required field" if invalid else None,
+        f"{invalid} market record(s) had a missing or unusable field" if invalid else None,
         scan_id=scan_id,
         invalid_records=dg.MetadataValue.int(invalid),
     )

@@ -1,10 +1,11 @@
 """httpx client for the Kalshi Trade API v2 (DESIGN §4).
 
-Signing, cursor pagination, a token bucket per read/write budget, retries with exponential
-backoff and jitter (429 carries no Retry-After), timeouts, and a record of every HTTP attempt
-(`ApiCall`) that the Dagster layer flushes into `api_calls`. Order creation is retried only
-with the same `client_order_id`, and an order whose POST got no answer is resolved by that id
-before the caller hears anything but a definite outcome.
+Signing, cursor pagination (bounded by a `PageGuard` for scans), a token bucket per read/write
+budget, retries with exponential backoff and jitter (429 carries no Retry-After), timeouts, a
+cap on the size of any response body, and a record of every HTTP attempt (`ApiCall`, marked
+`final` when it ended its call) that the Dagster layer flushes into `api_calls`. Order creation
+is retried only with the same `client_order_id`, and an order whose POST got no answer is
+resolved by that id before the caller hears anything but a definite outcome.
 """
 
 from __future__ import annotations
@@ -22,7 +23,6 @@ from typing import Any, TypeVar
 from urllib.parse import quote, urlsplit
 
 import httpx
-import orjson
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from flb_pipeline.core.records import (
@@ -40,6 +40,7 @@ from flb_pipeline.core.records import (
     SettledMarket,
     Settlement,
 )
+from flb_pipeline.core.scan_bounds import ScanBounds
 from flb_pipeline.exchange import schema, signing
 from flb_pipeline.exchange.errors import (
     AuthRejected,
@@ -50,10 +51,11 @@ from flb_pipeline.exchange.errors import (
     OrderOutcomeUnknown,
     RateLimited,
     RequestRejected,
+    ScanBoundExceeded,
     SchemaError,
-    ServerError,
 )
 from flb_pipeline.exchange.ratelimit import TokenBucket
+from flb_pipeline.exchange.responses import classify
 
 log = logging.getLogger(__name__)
 
@@ -76,6 +78,7 @@ class ClientSettings:
     backoff_base_s: float = 0.2
     backoff_cap_s: float = 5.0
     markets_page_limit: int = 1000
+    max_response_bytes: int = 8 * 1024 * 1024  # a 1,000-market page is ~1.5 MB
 
 
 @dataclass(frozen=True)
@@ -102,6 +105,36 @@ class MarketPage:
 class SettledPage:
     markets: list[SettledMarket]
     invalid: list[SchemaError]
+
+
+class PageGuard:
+    """Counts the listing pages one scan requests and refuses the next one past its bounds.
+
+    One guard spans every listing of a scan, so the page cap and the wall-clock budget hold
+    for the scan as a whole, whatever the number of series it pages through.
+    """
+
+    def __init__(
+        self,
+        bounds: ScanBounds,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        started: float | None = None,
+    ) -> None:
+        """`started` (a reading of `clock`) lets the budget cover what the scan did before
+        its first page, such as the series listing."""
+        self.bounds = bounds
+        self.pages_requested = 0
+        self._clock = clock
+        self._started = clock() if started is None else started
+
+    def admit(self, path: str) -> ScanBoundExceeded | None:
+        """Count one more page request, or return the refusal naming the bound it would pass."""
+        reason = self.bounds.exceeded(self.pages_requested, self._clock() - self._started)
+        if reason is not None:
+            return ScanBoundExceeded(f"GET {path}: {reason}")
+        self.pages_requested += 1
+        return None
 
 
 class OrderNotPlaced(ExchangeError):
@@ -177,9 +210,14 @@ class KalshiClient:
         return schema.event_info(schema.required(body, "event"))
 
     def market_pages(
-        self, *, status: str = "open", series_ticker: str | None = None
+        self,
+        *,
+        status: str = "open",
+        series_ticker: str | None = None,
+        guard: PageGuard | None = None,
     ) -> Iterator[MarketPage]:
-        """Every page of `/markets` (multivariate combos excluded), one page at a time."""
+        """Every page of `/markets` (multivariate combos excluded), one page at a time; with a
+        `guard`, no page is requested past the scan's bounds."""
         params = _clean(
             {
                 "status": status,
@@ -188,7 +226,7 @@ class KalshiClient:
                 "limit": self.settings.markets_page_limit,
             }
         )
-        for body in self._pages("/markets", params):
+        for body in self._pages("/markets", params, guard):
             quotes, invalid = schema.each(body.get("markets"), schema.market_quote, "markets")
             self._record_invalid("/markets", invalid)
             yield MarketPage(quotes, invalid, self._now())
@@ -346,26 +384,37 @@ class KalshiClient:
             items.extend(parsed)
         return items
 
-    def _pages(self, path: str, params: dict[str, Any]) -> Iterator[dict[str, Any]]:
-        """Follow Kalshi's cursor until it comes back empty.
+    def _pages(
+        self, path: str, params: dict[str, Any], guard: PageGuard | None = None
+    ) -> Iterator[dict[str, Any]]:
+        """Follow Kalshi's cursor until it comes back empty, a cursor repeats, or `guard`
+        refuses the next page.
 
         The next page is requested as soon as this page's cursor is known, so its network
         time overlaps the caller's parsing and storing of this page (a 5,000-market scan is
-        five sequential round trips otherwise). Errors still surface in page order.
+        five sequential round trips otherwise). Errors still surface in page order, after
+        the pages that came before them.
         """
         seen: set[str] = set()
+        refusal = guard.admit(path) if guard else None
+        if refusal is not None:
+            raise refusal
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="kalshi-pages") as prefetch:
             pending = prefetch.submit(self._get, path, params=params)
             while True:
                 body = pending.result()
                 cursor = str(body.get("cursor") or "")
-                repeated = cursor in seen
-                if cursor and not repeated:
-                    seen.add(cursor)
-                    pending = prefetch.submit(self._get, path, params={**params, "cursor": cursor})
+                if cursor in seen:
+                    refusal = MalformedResponse(f"{path}: the exchange repeated cursor {cursor!r}")
+                elif cursor:
+                    refusal = guard.admit(path) if guard else None
+                    if refusal is None:
+                        seen.add(cursor)
+                        next_params = {**params, "cursor": cursor}
+                        pending = prefetch.submit(self._get, path, params=next_params)
                 yield body
-                if repeated:
-                    raise MalformedResponse(f"{path}: the exchange repeated cursor {cursor!r}")
+                if refusal is not None:
+                    raise refusal
                 if not cursor:
                     return
 
@@ -391,7 +440,7 @@ class KalshiClient:
             try:
                 return self._attempt(method, path, url_path, params, json_body, attempt)
             except ExchangeError as error:
-                if not error.retryable or attempt == self.settings.max_attempts:
+                if self._gives_up(error, attempt):
                     log.warning(
                         "%s %s failed after %d attempt(s): %s: %s",
                         method, path, attempt, error.error_class, error,
@@ -399,6 +448,10 @@ class KalshiClient:
                     raise
                 self._sleep(self._backoff(attempt))
         raise AssertionError("unreachable: the loop returns or raises")
+
+    def _gives_up(self, error: ExchangeError, attempt: int) -> bool:
+        """Whether this failed attempt ends its call: its failure reaches the caller."""
+        return not error.retryable or attempt >= self.settings.max_attempts
 
     def _attempt(
         self,
@@ -413,25 +466,33 @@ class KalshiClient:
         started = time.perf_counter()
         status: int | None = None
         try:
-            response = self._http.request(
+            with self._http.stream(
                 method,
                 url_path,
                 params=params,
                 json=json_body,
                 headers=self._auth(method, url_path),
-            )
-            status = response.status_code
-            body = _classify(response)
+            ) as response:
+                status = response.status_code
+                body = classify(
+                    response,
+                    max_bytes=self.settings.max_response_bytes,
+                    timeout_s=self.settings.timeout_s,
+                    started=started,
+                )
         except httpx.TimeoutException as timeout:
             error: ExchangeError = ExchangeTimeout(f"no answer within the timeout ({timeout})")
+        except httpx.DecodingError as undecodable:
+            error = MalformedResponse(f"HTTP {status} body cannot be decoded: {undecodable}")
         except httpx.TransportError as transport:
             error = ExchangeUnreachable(f"cannot reach {self.settings.base_url}: {transport}")
         except ExchangeError as classified:
             error = classified
         else:
-            self._record(called_at, method, path, status, started, None, attempt)
+            self._record(called_at, method, path, status, started, None, attempt, final=True)
             return body
-        self._record(called_at, method, path, status, started, error.error_class, attempt)
+        final = self._gives_up(error, attempt)
+        self._record(called_at, method, path, status, started, error.error_class, attempt, final)
         raise error
 
     def _auth(self, method: str, url_path: str) -> dict[str, str]:
@@ -460,53 +521,29 @@ class KalshiClient:
         started: float,
         error_class: str | None,
         attempt: int,
+        final: bool,
     ) -> None:
         latency_ms = (time.perf_counter() - started) * 1000
         self.calls.append(
-            ApiCall(called_at, method, path, status, latency_ms, error_class, attempt)
+            ApiCall(called_at, method, path, status, latency_ms, error_class, attempt, final)
         )
 
     def _record_invalid(self, path: str, invalid: list[SchemaError]) -> None:
-        """Each record we had to skip counts as an API error (error_burst sees it)."""
+        """Each record we had to skip counts as a failed call (error_burst sees it): no
+        retry will bring it back."""
         if not invalid:
             return
         log.warning("GET %s: skipped %d record(s), first: %s", path, len(invalid), invalid[0])
         now = self._now()
-        self.calls.extend(ApiCall(now, "GET", path, 200, 0.0, e.error_class) for e in invalid)
+        self.calls.extend(
+            ApiCall(now, "GET", path, 200, 0.0, e.error_class, final=True) for e in invalid
+        )
 
     def _raise_invalid(self, path: str, invalid: list[SchemaError]) -> None:
         """Portfolio records are never skipped: a ledger with holes is worse than none."""
         if invalid:
             self._record_invalid(path, invalid)
             raise invalid[0]
-
-
-def _classify(response: httpx.Response) -> dict[str, Any]:
-    status = response.status_code
-    if status == 429:
-        raise RateLimited("HTTP 429 rate limited")
-    if status >= 500:
-        raise ServerError(f"HTTP {status}")
-    if status in (401, 403):
-        raise AuthRejected(f"HTTP {status}: {_error_code(response)[1]}")
-    if status >= 400:
-        code, message = _error_code(response)
-        raise RequestRejected(status, code, message)
-    try:
-        body = orjson.loads(response.content)
-    except orjson.JSONDecodeError as bad:
-        raise MalformedResponse(f"HTTP {status} body is not JSON: {bad}") from None
-    if not isinstance(body, dict):
-        raise MalformedResponse(f"HTTP {status} body is not a JSON object")
-    return body
-
-
-def _error_code(response: httpx.Response) -> tuple[str, str]:
-    try:
-        error = orjson.loads(response.content).get("error") or {}
-        return str(error.get("code", "unknown")), str(error.get("message", ""))
-    except (orjson.JSONDecodeError, AttributeError):
-        return "unknown", response.text[:200]
 
 
 def _list(body: dict[str, Any], field_name: str) -> list[dict[str, Any]]:

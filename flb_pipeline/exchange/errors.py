@@ -37,6 +37,19 @@ class MalformedResponse(ExchangeError):
     retryable = True
 
 
+class ResponseTooLarge(ExchangeError):
+    """The body outgrew `ClientSettings.max_response_bytes` while it streamed in: reading on
+    would let one hostile answer exhaust memory, and resending would fetch it again."""
+
+    error_class = "response_too_large"
+
+
+class ScanBoundExceeded(ExchangeError):
+    """A listing kept paging past the scan's page cap or wall-clock budget (`ScanBounds`)."""
+
+    error_class = "scan_bound_exceeded"
+
+
 class SchemaError(ExchangeError):
     """A record lacks a required field or carries an unusable value; resending won't fix it."""
 

@@ -2,16 +2,18 @@
 
 Kalshi publishes prices both as integer cents (`yes_bid`) and as fixed-point dollar strings
 (`yes_bid_dollars`, four decimals, sub-penny capable); counts as integers or `*_fp` strings.
-The dollar / fixed-point forms win when present. Unknown fields are ignored; a missing
-required field raises `SchemaError` naming the field, so the caller can count it as an API
-error and skip that record instead of crashing a whole scan.
+The dollar / fixed-point forms win when present. Unknown fields are ignored.
+
+Every field goes through a parser of `exchange.fields`, which refuses a bad value with
+`SchemaError` naming the field; `each` adds the record's ticker (or id), so the caller can
+count the record as an API error and skip it instead of crashing a whole scan.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime
-from decimal import ROUND_DOWN, Decimal, InvalidOperation
+from datetime import datetime
+from decimal import Decimal
 from typing import Any, TypeVar, cast
 
 from flb_pipeline.core.records import (
@@ -32,89 +34,30 @@ from flb_pipeline.core.records import (
     Side,
 )
 from flb_pipeline.exchange.errors import SchemaError
+from flb_pipeline.exchange.fields import (
+    CENTS_PER_DOLLAR,
+    Json,
+    amount_in_range,
+    count,
+    decimal,
+    dollars,
+    mapping,
+    optional_text,
+    price,
+    price_in_range,
+    quote_price,
+    required,
+    required_dollars,
+    shown,
+    text,
+    timestamp,
+    whole,
+)
 
-Json = Mapping[str, Any]
 T = TypeVar("T")
 API_PREFIX = "/trade-api/v2"
-CENTS_PER_DOLLAR = Decimal(100)
-DOLLAR_PLACES = Decimal("0.0001")
-
-
-def required(obj: Json, field: str) -> Any:
-    try:
-        value = obj[field]
-    except (KeyError, TypeError):
-        raise SchemaError(f"missing required field {field!r}") from None
-    if value is None:
-        raise SchemaError(f"required field {field!r} is null")
-    return value
-
-
-def timestamp(value: Any, field: str) -> datetime:
-    """ISO-8601 (Kalshi objects) or epoch seconds (candlesticks) to an aware UTC datetime."""
-    try:
-        if isinstance(value, int | float):
-            return datetime.fromtimestamp(value, UTC)
-        parsed = datetime.fromisoformat(str(value))
-    except (TypeError, ValueError, OverflowError):
-        raise SchemaError(f"field {field!r} is not a timestamp: {value!r}") from None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-
-
-def decimal(value: Any, field: str) -> Decimal:
-    """A finite number: "NaN" and "Infinity" parse as Decimals but are not amounts."""
-    try:
-        number = Decimal(str(value))
-    except InvalidOperation:
-        number = None
-    if number is None or not number.is_finite():
-        raise SchemaError(f"field {field!r} is not a number: {value!r}")
-    return number
-
-
-def dollars(obj: Json, field: str, *, required_field: bool = True) -> Decimal | None:
-    """A price or amount: `<field>_dollars` if given, else `<field>` in integer cents.
-
-    Kalshi's fixed-point strings carry at most four decimals; anything finer is refused here
-    rather than rounded silently further down.
-    """
-    if obj.get(f"{field}_dollars") is not None:
-        amount = decimal(obj[f"{field}_dollars"], f"{field}_dollars")
-    elif obj.get(field) is not None:
-        amount = decimal(obj[field], field) / CENTS_PER_DOLLAR
-    elif required_field:
-        raise SchemaError(f"missing required field {field!r} (or {field}_dollars)")
-    else:
-        return None
-    if amount != amount.quantize(DOLLAR_PLACES, rounding=ROUND_DOWN):
-        raise SchemaError(f"field {field!r} has more than four decimals: {amount}")
-    return amount
-
-
-def required_dollars(obj: Json, field: str) -> Decimal:
-    amount = dollars(obj, field)
-    if amount is None:
-        raise SchemaError(f"missing required field {field!r} (or {field}_dollars)")
-    return amount
-
-
-def count(obj: Json, field: str) -> int:
-    """A contract count: `<field>_fp` if given (must be whole here), else `<field>`."""
-    raw = obj.get(f"{field}_fp", obj.get(field))
-    if raw is None:
-        raise SchemaError(f"missing required field {field!r}")
-    amount = decimal(raw, field)
-    if amount != amount.to_integral_value():
-        raise SchemaError(f"field {field!r} holds a fractional count {raw!r}")
-    return int(amount)
-
-
-def quote_price(obj: Json, field: str, empty_cents: int) -> Decimal | None:
-    """A top-of-book price; Kalshi shows an empty side as 0 (no bid) or 100 (no ask)."""
-    price = dollars(obj, field)
-    if price is None or price * CENTS_PER_DOLLAR == empty_cents:
-        return None
-    return price
+MAX_FEE_MULTIPLIER = Decimal(10) ** 6  # DECIMAL(10, 4), the series table's, holds less
+RECORD_KEYS = ("fill_id", "order_id", "ticker", "market_ticker")
 
 
 def series_ticker_of(event_ticker: str) -> str:
@@ -123,22 +66,22 @@ def series_ticker_of(event_ticker: str) -> str:
 
 
 def market_quote(obj: Json) -> MarketQuote:
-    event_ticker = str(required(obj, "event_ticker"))
+    event_ticker = text(obj, "event_ticker")
     quote_time = obj.get("updated_time")
     return MarketQuote(
-        ticker=str(required(obj, "ticker")),
+        ticker=text(obj, "ticker"),
         event_ticker=event_ticker,
         series_ticker=series_ticker_of(event_ticker),
-        title=str(obj.get("title", "")),
-        category=str(obj.get("category", "")),
-        status=str(required(obj, "status")),
+        title=optional_text(obj, "title"),
+        category=optional_text(obj, "category"),
+        status=text(obj, "status"),
         yes_bid=quote_price(obj, "yes_bid", 0),
         yes_ask=quote_price(obj, "yes_ask", 100),
         no_bid=quote_price(obj, "no_bid", 0),
         no_ask=quote_price(obj, "no_ask", 100),
-        last_price=dollars(obj, "last_price", required_field=False),
-        volume=int(obj.get("volume", 0) or 0),
-        open_interest=int(obj.get("open_interest", 0) or 0),
+        last_price=price(obj, "last_price", required_field=False),
+        volume=count(obj, "volume", default=0),
+        open_interest=count(obj, "open_interest", default=0),
         open_time=timestamp(required(obj, "open_time"), "open_time"),
         close_time=timestamp(required(obj, "close_time"), "close_time"),
         quote_ts=timestamp(quote_time, "updated_time") if quote_time else None,
@@ -146,39 +89,51 @@ def market_quote(obj: Json) -> MarketQuote:
 
 
 def settled_market(obj: Json) -> SettledMarket:
-    event_ticker = str(required(obj, "event_ticker"))
+    event_ticker = text(obj, "event_ticker")
     return SettledMarket(
-        ticker=str(required(obj, "ticker")),
+        ticker=text(obj, "ticker"),
         event_ticker=event_ticker,
         series_ticker=series_ticker_of(event_ticker),
-        category=str(obj.get("category", "")),
+        category=optional_text(obj, "category"),
         open_time=timestamp(required(obj, "open_time"), "open_time"),
         close_time=timestamp(required(obj, "close_time"), "close_time"),
-        result=str(required(obj, "result")),
-        last_price=dollars(obj, "last_price", required_field=False),
+        result=text(obj, "result"),
+        last_price=price(obj, "last_price", required_field=False),
     )
 
 
 def market_status(obj: Json) -> tuple[str, str, str, datetime]:
     """(ticker, status, result, close_time); result is "" until the market is determined."""
     return (
-        str(required(obj, "ticker")),
-        str(required(obj, "status")),
-        str(obj.get("result") or ""),
+        text(obj, "ticker"),
+        text(obj, "status"),
+        optional_text(obj, "result"),
         timestamp(required(obj, "close_time"), "close_time"),
     )
 
 
 def series_info(obj: Json) -> SeriesInfo:
+    tags = obj.get("tags") or []
+    if not isinstance(tags, list) or not all(isinstance(tag, str) for tag in tags):
+        raise SchemaError(f"field 'tags' is not a list of strings: {shown(tags)}")
     return SeriesInfo(
-        ticker=str(required(obj, "ticker")),
-        title=str(obj.get("title", "")),
-        category=str(obj.get("category", "")),
-        fee_type=str(required(obj, "fee_type")),
-        fee_multiplier=decimal(required(obj, "fee_multiplier"), "fee_multiplier"),
-        frequency=str(obj.get("frequency", "")),
-        tags=tuple(str(tag) for tag in obj.get("tags") or ()),
+        ticker=text(obj, "ticker"),
+        title=optional_text(obj, "title"),
+        category=optional_text(obj, "category"),
+        fee_type=text(obj, "fee_type"),
+        fee_multiplier=_fee_multiplier(obj),
+        frequency=optional_text(obj, "frequency"),
+        tags=tuple(tags),
     )
+
+
+def _fee_multiplier(obj: Json) -> Decimal:
+    """A non-negative factor on the fee formula, as exact as the store keeps it."""
+    raw = required(obj, "fee_multiplier")
+    multiplier = amount_in_range(decimal(raw, "fee_multiplier"), "fee_multiplier", raw)
+    if multiplier < 0 or multiplier >= MAX_FEE_MULTIPLIER:
+        raise SchemaError(f"field 'fee_multiplier' is out of range: {shown(raw)}")
+    return multiplier
 
 
 def event_info(obj: Json) -> EventInfo:
@@ -186,9 +141,9 @@ def event_info(obj: Json) -> EventInfo:
     if not isinstance(mutually_exclusive, bool):
         raise SchemaError(f"field 'mutually_exclusive' is not a boolean: {mutually_exclusive!r}")
     return EventInfo(
-        event_ticker=str(required(obj, "event_ticker")),
-        series_ticker=str(required(obj, "series_ticker")),
-        title=str(obj.get("title", "")),
+        event_ticker=text(obj, "event_ticker"),
+        series_ticker=text(obj, "series_ticker"),
+        title=optional_text(obj, "title"),
         mutually_exclusive=mutually_exclusive,
     )
 
@@ -198,12 +153,12 @@ def _levels(raw_levels: Any, in_dollars: bool, field: str) -> tuple[BookLevel, .
     if not isinstance(raw_levels, list):
         raise SchemaError(f"order book field {field!r} is not a list")
     levels = []
-    for level in raw_levels or []:
+    for level in raw_levels:
         if not isinstance(level, list | tuple) or len(level) != 2:
             raise SchemaError(f"order book level in {field!r} is not [price, count]")
-        price = decimal(level[0], field)
-        contracts = int(decimal(level[1], field))
-        levels.append(BookLevel(price if in_dollars else price / CENTS_PER_DOLLAR, contracts))
+        raw_price, raw_count = level
+        quoted = decimal(raw_price, field) / (1 if in_dollars else CENTS_PER_DOLLAR)
+        levels.append(BookLevel(price_in_range(quoted, field, raw_price), whole(raw_count, field)))
     return tuple(sorted(levels, key=lambda lvl: lvl.price, reverse=True))
 
 
@@ -216,7 +171,7 @@ def order_book(ticker: str, body: Json) -> OrderBook:
             _levels(fixed_point.get("yes_dollars") or [], True, "yes_dollars"),
             _levels(fixed_point.get("no_dollars") or [], True, "no_dollars"),
         )
-    book = required(body, "orderbook")
+    book = mapping(required(body, "orderbook"), "orderbook")
     return OrderBook(
         ticker,
         _levels(book.get("yes") or [], False, "yes"),
@@ -228,13 +183,14 @@ def _close(distribution: Any, empty_cents: int | None = None) -> Decimal | None:
     """A candle's close; like a live quote, 0 (no bid) and 100 (no ask) mean no price."""
     if not isinstance(distribution, Mapping):
         return None
-    price = dollars(distribution, "close", required_field=False)
-    if price is not None and empty_cents is not None and price * CENTS_PER_DOLLAR == empty_cents:
+    close = price(distribution, "close", required_field=False)
+    if close is not None and empty_cents is not None and close * CENTS_PER_DOLLAR == empty_cents:
         return None
-    return price
+    return close
 
 
 def price_points(ticker: str, candlesticks: list[Json]) -> list[PricePoint]:
+    candles = [mapping(candle, "candlesticks") for candle in candlesticks]
     return [
         PricePoint(
             ticker=ticker,
@@ -243,7 +199,7 @@ def price_points(ticker: str, candlesticks: list[Json]) -> list[PricePoint]:
             yes_ask=_close(candle.get("yes_ask"), 100),
             last_price=_close(candle.get("price")),
         )
-        for candle in candlesticks
+        for candle in candles
     ]
 
 
@@ -255,8 +211,8 @@ def balance(body: Json) -> Balance:
 
 def market_position(obj: Json) -> MarketPosition:
     return MarketPosition(
-        ticker=str(required(obj, "ticker")),
-        position=count(obj, "position"),
+        ticker=text(obj, "ticker"),
+        position=count(obj, "position", signed=True),
         market_exposure=required_dollars(obj, "market_exposure"),
         realized_pnl=required_dollars(obj, "realized_pnl"),
         fees_paid=required_dollars(obj, "fees_paid"),
@@ -265,21 +221,23 @@ def market_position(obj: Json) -> MarketPosition:
 
 def _side_price(obj: Json, cents_field: str, dollars_field: str) -> Decimal:
     if obj.get(dollars_field) is not None:
-        return decimal(obj[dollars_field], dollars_field)
-    return decimal(required(obj, cents_field), cents_field) / CENTS_PER_DOLLAR
+        raw = obj[dollars_field]
+        return price_in_range(decimal(raw, dollars_field), dollars_field, raw)
+    raw = required(obj, cents_field)
+    return price_in_range(decimal(raw, cents_field) / CENTS_PER_DOLLAR, cents_field, raw)
 
 
 def _side(obj: Json) -> Side:
     side = required(obj, "side")
     if side not in SIDES:
-        raise SchemaError(f"field 'side' is not yes/no: {side!r}")
+        raise SchemaError(f"field 'side' is not yes/no: {shown(side)}")
     return cast(Side, side)
 
 
 def _action(obj: Json) -> Action:
     action = required(obj, "action")
     if action not in ("buy", "sell"):
-        raise SchemaError(f"field 'action' is not buy/sell: {action!r}")
+        raise SchemaError(f"field 'action' is not buy/sell: {shown(action)}")
     return cast(Action, action)
 
 
@@ -288,12 +246,12 @@ def exchange_order(obj: Json) -> ExchangeOrder:
     fees = required_dollars(obj, "taker_fees") + required_dollars(obj, "maker_fees")
     created = obj.get("created_time")
     return ExchangeOrder(
-        order_id=str(required(obj, "order_id")),
-        client_order_id=str(obj.get("client_order_id") or ""),
-        ticker=str(required(obj, "ticker")),
+        order_id=text(obj, "order_id"),
+        client_order_id=optional_text(obj, "client_order_id"),
+        ticker=text(obj, "ticker"),
         side=side,
         action=_action(obj),
-        status=str(required(obj, "status")),
+        status=text(obj, "status"),
         limit_price=_side_price(obj, f"{side}_price", f"{side}_price_dollars"),
         initial_contracts=count(obj, "initial_count"),
         filled_contracts=count(obj, "fill_count"),
@@ -308,15 +266,15 @@ def fill(obj: Json) -> Fill:
     fee = obj.get("fee_cost")  # not every API version reports it: None is filled in later
     created = obj.get("created_time") or obj.get("ts")
     return Fill(
-        fill_id=str(required(obj, "fill_id")),
-        order_id=str(required(obj, "order_id")),
-        client_order_id=obj.get("client_order_id"),
-        ticker=str(obj.get("market_ticker") or required(obj, "ticker")),
+        fill_id=text(obj, "fill_id"),
+        order_id=text(obj, "order_id"),
+        client_order_id=optional_text(obj, "client_order_id") or None,
+        ticker=text(obj, "market_ticker" if obj.get("market_ticker") else "ticker"),
         side=side,
         action=_action(obj),
         contracts=count(obj, "count"),
         price=_side_price(obj, f"{side}_price", f"{side}_price_fixed"),
-        fee=decimal(fee, "fee_cost") if fee is not None else None,
+        fee=amount_in_range(decimal(fee, "fee_cost"), "fee_cost", fee) if fee is not None else None,
         is_taker=bool(obj.get("is_taker", True)),
         created_time=timestamp(required({"created_time": created}, "created_time"), "created_time"),
     )
@@ -324,9 +282,9 @@ def fill(obj: Json) -> Fill:
 
 def settlement(obj: Json) -> Settlement:
     return Settlement(
-        ticker=str(required(obj, "ticker")),
-        event_ticker=str(obj.get("event_ticker", "")),
-        result=str(required(obj, "market_result")),
+        ticker=text(obj, "ticker"),
+        event_ticker=optional_text(obj, "event_ticker"),
+        result=text(obj, "market_result"),
         yes_contracts=count(obj, "yes_count"),
         no_contracts=count(obj, "no_count"),
         yes_total_cost=required_dollars(obj, "yes_total_cost"),
@@ -337,14 +295,25 @@ def settlement(obj: Json) -> Settlement:
 
 
 def each(items: Any, parse: Callable[[Json], T], field: str) -> tuple[list[T], list[SchemaError]]:
-    """Parse a list field record by record; bad records are returned, not raised."""
+    """Parse a list field record by record; bad records are returned, not raised, each
+    naming the record (its ticker or id, else its position) as well as the field."""
     if not isinstance(items, list):
         raise SchemaError(f"field {field!r} is not a list")
     parsed: list[T] = []
     errors: list[SchemaError] = []
-    for item in items:
+    for position, item in enumerate(items, start=1):
         try:
-            parsed.append(parse(item))
+            parsed.append(parse(mapping(item, field)))
         except SchemaError as error:
-            errors.append(error)
+            errors.append(SchemaError(f"{_record_name(item, field, position)}: {error}"))
     return parsed, errors
+
+
+def _record_name(item: Any, field: str, position: int) -> str:
+    """`markets record 'KXHIGHNY-26NOV29-B45.5'`, or its position when it has no usable id."""
+    if isinstance(item, Mapping):
+        for key in RECORD_KEYS:
+            value = item.get(key)
+            if isinstance(value, str) and value:
+                return f"{field} record {value!r}"
+    return f"{field} record #{position} (no ticker or id)"

@@ -1,4 +1,8 @@
-"""Every HTTP attempt against the exchange: latency log and error counts."""
+"""Every HTTP attempt against the exchange: latency log and error counts.
+
+An attempt that was retried is recorded with `final = false`; only a call's final attempt
+says whether the call failed, so error counts that gate trading read final rows only.
+"""
 
 from __future__ import annotations
 
@@ -22,12 +26,16 @@ def append_api_calls(con: duckdb.DuckDBPyConnection, calls: list[ApiCall]) -> in
             "latency_ms": [c.latency_ms for c in calls],
             "error_class": [c.error_class for c in calls],
             "attempt": [c.attempt for c in calls],
+            "final": [c.final for c in calls],
         },
     )
 
 
 def errors_since(con: duckdb.DuckDBPyConnection, since: datetime) -> int:
+    """Calls that failed after their retries (and records skipped as invalid) since `since`:
+    a 429 absorbed by one retry is not an error of the system, a call that gave up is."""
     row = con.execute(
-        "SELECT count(*) FROM api_calls WHERE error_class IS NOT NULL AND called_at >= ?", [since]
+        "SELECT count(*) FROM api_calls WHERE error_class IS NOT NULL AND final AND called_at >= ?",
+        [since],
     ).fetchone()
     return int(row[0]) if row else 0

@@ -21,14 +21,21 @@ def _records(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any]) -> lis
 def endpoint_latency(
     con: duckdb.DuckDBPyConnection, start: datetime, end: datetime
 ) -> list[dict[str, Any]]:
-    """Calls, errors and measured latency percentiles per endpoint."""
+    """Per endpoint: attempts (`calls`), failed attempts (`errors`), calls that failed after
+    their retries (`failed_calls`), and measured latency percentiles.
+
+    Latency is measured over real HTTP attempts only; records skipped as invalid (latency 0)
+    count among the calls and failed calls, as they do in `api_totals`, so the endpoints add
+    up to the totals.
+    """
     return _records(
         con,
         """
         SELECT method, path, count(*) AS calls, count(error_class) AS errors,
-               round(quantile_cont(latency_ms, 0.5), 3) AS p50_ms,
-               round(quantile_cont(latency_ms, 0.95), 3) AS p95_ms
-        FROM api_calls WHERE called_at >= ? AND called_at < ? AND latency_ms > 0
+               count(error_class) FILTER (WHERE final) AS failed_calls,
+               round(quantile_cont(latency_ms, 0.5) FILTER (WHERE latency_ms > 0), 3) AS p50_ms,
+               round(quantile_cont(latency_ms, 0.95) FILTER (WHERE latency_ms > 0), 3) AS p95_ms
+        FROM api_calls WHERE called_at >= ? AND called_at < ?
         GROUP BY method, path ORDER BY calls DESC, method, path
         """,
         [start, end],
@@ -36,10 +43,13 @@ def endpoint_latency(
 
 
 def api_totals(con: duckdb.DuckDBPyConnection, start: datetime, end: datetime) -> dict[str, Any]:
+    """Attempts (`calls`) and failed attempts (`errors`) as the health figure, and calls that
+    failed after their retries (`failed_calls`), which is what error_burst counts."""
     (row,) = _records(
         con,
         """
         SELECT count(*) AS calls, count(error_class) AS errors,
+               count(error_class) FILTER (WHERE final) AS failed_calls,
                round(quantile_cont(latency_ms, 0.5) FILTER (WHERE latency_ms > 0), 3) AS p50_ms,
                round(quantile_cont(latency_ms, 0.95) FILTER (WHERE latency_ms > 0), 3) AS p95_ms
         FROM api_calls WHERE called_at >= ? AND called_at < ?

@@ -346,6 +346,14 @@ MIGRATIONS: tuple[Migration, ...] = (
         """,
     ),
     Migration(
+        6,
+        "api calls say whether the attempt ended its call; scans say which universe they paged",
+        """
+        ALTER TABLE api_calls ADD COLUMN final BOOLEAN NOT NULL DEFAULT TRUE;
+        ALTER TABLE scans ADD COLUMN universe VARCHAR;
+        """,
+    ),
+    Migration(
         7,
         "trust: scan quality results, last marks of held markets, order gate times",
         """

@@ -35,11 +35,23 @@ class ScanSummary:
     error: str | None
 
 
-def begin_scan(con: duckdb.DuckDBPyConnection, scan_id: str, started_at: datetime) -> None:
+def begin_scan(
+    con: duckdb.DuckDBPyConnection, scan_id: str, started_at: datetime, universe: str
+) -> None:
     con.execute(
-        "INSERT INTO scans (scan_id, started_at, status) VALUES (?, ?, ?)",
-        [scan_id, started_at, SCAN_RUNNING],
+        "INSERT INTO scans (scan_id, started_at, status, universe) VALUES (?, ?, ?, ?)",
+        [scan_id, started_at, SCAN_RUNNING, universe],
     )
+
+
+def last_complete_scan_size(con: duckdb.DuckDBPyConnection, universe: str) -> int | None:
+    """Markets the latest complete scan of `universe` saw (stored or skipped as invalid)."""
+    row = con.execute(
+        "SELECT markets + invalid_records FROM scans WHERE status = ? AND universe = ?"
+        " ORDER BY started_at DESC LIMIT 1",
+        [SCAN_COMPLETE, universe],
+    ).fetchone()
+    return int(row[0]) if row else None
 
 
 def append_market_snapshots(

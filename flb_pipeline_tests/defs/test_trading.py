@@ -146,14 +146,16 @@ def test_slippage_trips_after_ten_fills_through_a_moving_book(
 
 
 def test_error_burst_trips_on_recorded_api_errors(trading_sim, trading_control, trading_db):
-    defs = definitions_for(trading_sim.url, trading_db)
+    """The switch counts calls that failed after their retries, not the attempts: 3 failed
+    scans are 3 failed calls (of 4 attempts each), over a limit of 2."""
+    defs = definitions_for(trading_sim.url, trading_db, risk={"max_api_errors": 2})
     trading_control.faults(malformed_rate=1.0)
-    for _ in range(3):  # 3 failed scans x 4 attempts = 12 errors > 10
+    for _ in range(3):
         assert not run_job(defs, "snapshot_job").success
     trading_control.faults(malformed_rate=0.0)
     result = run_job(defs, "trading_job")
     assert_blocked_by(result, "error_burst")
-    assert check_description(result, "error_burst")["value"] == 12
+    assert check_description(result, "error_burst")["value"] == 3
 
 
 def test_stale_book_trips_on_a_frozen_book(trading_sim, trading_control, trading_db):

@@ -6,6 +6,7 @@ tests; here the transport is the unit's edge, so every failure can be produced e
 
 import json
 import threading
+import time
 from collections.abc import Callable
 from decimal import Decimal
 
@@ -14,12 +15,14 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from flb_pipeline.core.records import OrderIntent
+from flb_pipeline.core.scan_bounds import ScanBounds
 from flb_pipeline.exchange import signing
 from flb_pipeline.exchange.client import (
     ClientSettings,
     Credentials,
     KalshiClient,
     OrderNotPlaced,
+    PageGuard,
 )
 from flb_pipeline.exchange.errors import (
     AuthRejected,
@@ -29,6 +32,8 @@ from flb_pipeline.exchange.errors import (
     OrderOutcomeUnknown,
     RateLimited,
     RequestRejected,
+    ResponseTooLarge,
+    ScanBoundExceeded,
     SchemaError,
     ServerError,
 )
@@ -345,3 +350,137 @@ def test_rejected_order_keeps_the_exchange_reason():
 def test_timeouts_are_configured_on_the_transport():
     client = make_client(lambda r: ok({}), timeout_s=2.5, connect_timeout_s=0.5)
     assert client._http.timeout == httpx.Timeout(2.5, connect=0.5)
+
+
+def test_each_attempt_says_whether_it_ended_its_call():
+    """Retried attempts are not final; the one that returned or gave up is."""
+    handler, _ = scripted(httpx.Response(429), httpx.Response(503), ok({"exchange_active": True}))
+    recovered = make_client(handler)
+    recovered.exchange_status()
+    assert [(c.error_class, c.final) for c in recovered.calls] == [
+        ("rate_limited", False),
+        ("server_error", False),
+        (None, True),
+    ]
+    handler, _ = scripted(httpx.Response(503))
+    storm = make_client(handler, max_attempts=3)
+    with pytest.raises(ServerError):
+        storm.exchange_status()
+    assert [c.final for c in storm.calls] == [False, False, True]
+    handler, _ = scripted(httpx.Response(400, json={"error": {"code": "bad"}}))
+    refused = make_client(handler)
+    with pytest.raises(RequestRejected):
+        refused.exchange_status()
+    assert [(c.error_class, c.final) for c in refused.calls] == [("rejected", True)]
+
+
+def test_a_skipped_record_is_a_final_failure():
+    broken = market_json(ticker="BROKEN", volume="lots")
+    handler, _ = scripted(ok({"markets": [broken], "cursor": ""}))
+    client = make_client(handler)
+    list(client.market_pages())
+    assert [(c.error_class, c.final) for c in client.calls] == [
+        (None, True),
+        ("schema_error", True),
+    ]
+
+
+def endless(chunk: bytes, consumed: list[int]):
+    """A body that never ends, counting the chunks the client pulled out of it."""
+    while True:
+        consumed.append(len(chunk))
+        yield chunk
+
+
+def test_a_body_over_the_cap_is_refused_while_it_streams_and_not_retried():
+    consumed: list[int] = []
+    handler, seen = scripted(httpx.Response(200, content=endless(b"x" * 65536, consumed)))
+    client = make_client(handler, max_response_bytes=1024 * 1024)
+    with pytest.raises(ResponseTooLarge, match="1,048,576-byte cap"):
+        client.exchange_status()
+    assert len(seen) == 1 and sum(consumed) <= 1024 * 1024 + 65536
+    assert [(c.error_class, c.final) for c in client.calls] == [("response_too_large", True)]
+
+
+def test_a_declared_body_over_the_cap_is_refused_unread():
+    consumed: list[int] = []
+    declared = {"content-length": str(10 * 1024 * 1024)}
+    handler, _ = scripted(httpx.Response(200, headers=declared, content=endless(b"x", consumed)))
+    with pytest.raises(ResponseTooLarge, match="10,485,760 bytes"):
+        make_client(handler).exchange_status()
+    assert consumed == []
+
+
+def test_the_default_cap_takes_a_thousand_market_page():
+    page = {"markets": [market_json(ticker=f"M{n}") for n in range(1000)], "cursor": ""}
+    handler, _ = scripted(ok(page))
+    client = make_client(handler)
+    assert client.settings.max_response_bytes == 8 * 1024 * 1024
+    assert len(next(client.market_pages()).quotes) == 1000
+
+
+def test_error_statuses_are_classified_without_reading_the_body():
+    consumed: list[int] = []
+    html = endless(b"<html>502 Bad Gateway</html>", consumed)
+    handler, _ = scripted(httpx.Response(502, headers={"content-type": "text/html"}, content=html))
+    with pytest.raises(ServerError, match="HTTP 502"):
+        make_client(handler, max_attempts=1).exchange_status()
+    assert consumed == []
+
+
+def test_a_body_dripped_past_the_timeout_is_a_timeout():
+    def drip():
+        while True:
+            time.sleep(0.05)
+            yield b" "
+
+    handler, _ = scripted(httpx.Response(200, content=drip()))
+    with pytest.raises(ExchangeTimeout, match=r"body not received within the 0\.2 s timeout"):
+        make_client(handler, max_attempts=1, timeout_s=0.2).exchange_status()
+
+
+def test_an_undecodable_body_is_malformed():
+    handler, _ = scripted(
+        httpx.Response(200, headers={"content-encoding": "gzip"}, content=iter([b"not gzip"]))
+    )
+    with pytest.raises(MalformedResponse, match="cannot be decoded"):
+        make_client(handler, max_attempts=1).exchange_status()
+
+
+def fresh_cursor_forever(seen: list[str | None]) -> Handler:
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request.url.params.get("cursor"))
+        return ok({"markets": [market_json(ticker=f"M{len(seen)}")], "cursor": f"c{len(seen)}"})
+
+    return handler
+
+
+def test_a_fresh_cursor_every_page_stops_at_the_page_cap_after_keeping_the_pages():
+    seen: list[str | None] = []
+    guard = PageGuard(ScanBounds(max_pages=5, budget_s=1e9, basis="five pages"))
+    pages = make_client(fresh_cursor_forever(seen)).market_pages(guard=guard)
+    kept = []
+    with pytest.raises(ScanBoundExceeded, match=r"page cap hit: 5 pages .*\(cap 5: five pages\)"):
+        for page in pages:
+            kept.extend(q.ticker for q in page.quotes)
+    assert kept == ["M1", "M2", "M3", "M4", "M5"] and len(seen) == 5
+
+
+def test_the_wall_clock_budget_stops_paging():
+    seen: list[str | None] = []
+    clock = iter(range(0, 1000, 10))  # every reading is 10 s after the one before
+    guard = PageGuard(ScanBounds(100, 35.0, "a hundred"), clock=lambda: float(next(clock)))
+    with pytest.raises(ScanBoundExceeded, match=r"wall-clock budget hit: 40.0 s spent on 3 pages"):
+        list(make_client(fresh_cursor_forever(seen)).market_pages(guard=guard))
+    assert len(seen) == 3
+
+
+def test_one_guard_bounds_every_listing_of_a_scan():
+    seen: list[str | None] = []
+    guard = PageGuard(ScanBounds(max_pages=3, budget_s=1e9, basis="three"))
+    client = make_client(fresh_cursor_forever(seen))
+    with pytest.raises(ScanBoundExceeded):
+        list(client.market_pages(series_ticker="A", guard=guard))
+    with pytest.raises(ScanBoundExceeded, match="page cap hit: 3 pages"):
+        list(client.market_pages(series_ticker="B", guard=guard))
+    assert len(seen) == 3

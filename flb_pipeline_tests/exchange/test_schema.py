@@ -1,10 +1,16 @@
+import dataclasses
 from datetime import UTC, datetime
 from decimal import Decimal
 
+import duckdb
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from flb_pipeline.exchange import schema
 from flb_pipeline.exchange.errors import SchemaError
+from flb_pipeline.store.migrations import migrate
+from flb_pipeline.store.snapshots import append_market_snapshots, snapshot_quotes
 
 D = Decimal
 
@@ -179,3 +185,133 @@ def test_prices_finer_than_four_decimals_are_refused_not_rounded():
 def test_prices_that_are_not_finite_numbers_are_refused_with_the_field_named(price):
     with pytest.raises(SchemaError, match="'yes_bid_dollars' is not a number"):
         schema.market_quote(market_json(yes_bid_dollars=price))
+
+
+BAD_FIELDS = {
+    "volume not a number": ({"volume": "lots"}, "field 'volume' is not a number: 'lots'"),
+    "volume beyond BIGINT": ({"volume": 10**30}, "field 'volume' is out of range: 10000000"),
+    "volume beyond BIGINT as parsed": ({"volume": 1e30}, "field 'volume' is out of range: 1e+30"),
+    "ask beyond DECIMAL(10, 4)": (
+        {"yes_ask_dollars": "12345678.5"},
+        "field 'yes_ask_dollars' is outside [0, 1] dollars: '12345678.5'",
+    ),
+    "NaN price": ({"yes_ask_dollars": "NaN"}, "field 'yes_ask_dollars' is not a number: 'NaN'"),
+    "ask above one": ({"yes_ask_dollars": "1.0001"}, "'yes_ask_dollars' is outside [0, 1]"),
+    "bid below zero": ({"no_bid_dollars": "-0.0100"}, "'no_bid_dollars' is outside [0, 1]"),
+    "cents above a dollar": ({"yes_bid": 101}, "field 'yes_bid' is outside [0, 1] dollars: 101"),
+    "last price above one": ({"last_price_dollars": "2"}, "'last_price_dollars' is outside"),
+    "negative volume": ({"volume": -5}, "field 'volume' is out of range: -5"),
+    "fractional open interest": ({"open_interest_fp": "2.50"}, "fractional count '2.50'"),
+    "boolean volume": ({"volume": True}, "field 'volume' is not a number: True"),
+    "title not a string": ({"title": ["x"]}, "field 'title' is not a string: ['x']"),
+    "status not a string": ({"status": 3}, "field 'status' is not a non-empty string: 3"),
+    "close time not a time": ({"close_time": "soon"}, "'close_time' is not a timestamp: 'soon'"),
+    "close time beyond any clock": ({"close_time": 1e20}, "'close_time' is not a timestamp"),
+    "open time past year 9999 in UTC": (
+        {"open_time": "9999-12-31T23:00:00-05:00"},
+        "field 'open_time' is not a timestamp",
+    ),
+    "quote time an object": ({"updated_time": {"at": 1}}, "'updated_time' is not a timestamp"),
+}
+
+
+@pytest.mark.parametrize("change", BAD_FIELDS.values(), ids=BAD_FIELDS.keys())
+def test_a_bad_field_is_a_schema_error_naming_the_field_and_the_ticker(change):
+    fields, message = change
+    parsed, invalid = schema.each(
+        [market_json(ticker="GOOD"), market_json(ticker="BAD", **fields)],
+        schema.market_quote,
+        "markets",
+    )
+    assert [quote.ticker for quote in parsed] == ["GOOD"]
+    (error,) = invalid
+    assert str(error).startswith("markets record 'BAD': ") and message in str(error)
+
+
+def test_a_record_without_a_ticker_is_named_by_its_position():
+    nameless = market_json()
+    del nameless["ticker"]
+    _, (error,) = schema.each([market_json(), nameless], schema.market_quote, "markets")
+    assert str(error) == ("markets record #2 (no ticker or id): missing required field 'ticker'")
+
+
+def test_a_record_that_is_not_an_object_is_skipped_not_a_crash():
+    parsed, (error,) = schema.each([market_json(), ["x"]], schema.market_quote, "markets")
+    assert len(parsed) == 1 and "field 'markets' is not an object: ['x']" in str(error)
+
+
+def test_counts_prefer_the_fixed_point_form():
+    quote = schema.market_quote(market_json(volume="lots", volume_fp="12.00"))
+    assert quote.volume == 12 and schema.market_quote(market_json()).volume == 1200
+
+
+def test_prices_at_the_bounds_and_net_positions_below_zero_are_accepted():
+    quote = schema.market_quote(market_json(no_bid_dollars="0.0000", yes_ask_dollars="1.0000"))
+    assert quote.no_bid is None and quote.yes_ask is None  # 0 and 100 cents mean "no quote"
+    assert schema.market_quote(market_json(last_price_dollars="1.0000")).last_price == D(1)
+    assert schema.count({"position_fp": "-3.00"}, "position", signed=True) == -3
+    with pytest.raises(SchemaError, match="'position_fp' is out of range"):
+        schema.count({"position_fp": "-3.00"}, "position")
+
+
+def test_amounts_beyond_the_store_are_refused_not_rounded():
+    with pytest.raises(SchemaError, match="'balance' is out of range"):
+        schema.balance({"balance": 10**20})
+    with pytest.raises(SchemaError, match="more than four decimals"):
+        schema.balance({"balance_dollars": "1E-30"})
+    assert schema.balance({"balance_dollars": "0.100000000"}).balance == D("0.1")
+
+
+def test_an_offending_value_is_shown_cut_short():
+    _, (error,) = schema.each(
+        [market_json(title="x" * 10**6, volume="x" * 10**6)], schema.market_quote, "markets"
+    )
+    assert len(str(error)) < 200
+
+
+JSON_VALUES = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**70), max_value=2**70)
+    | st.floats()
+    | st.text(max_size=12)
+    | st.decimals().map(str)
+    | st.datetimes().map(datetime.isoformat)
+    | st.sampled_from(["NaN", "-0", "1E+30", "0.00001", "1.0000", "2026-11-29T10:00:00Z"]),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=4), inner),
+    max_leaves=4,
+)
+MARKET_FIELDS = [
+    *("ticker", "event_ticker", "status", "title", "category"),
+    *("yes_bid", "yes_ask", "no_bid", "no_ask", "last_price"),
+    *("yes_bid_dollars", "yes_ask_dollars", "no_bid_dollars", "no_ask_dollars"),
+    *("last_price_dollars", "volume", "volume_fp", "open_interest", "open_interest_fp"),
+    *("open_time", "close_time", "updated_time"),
+]
+RECEIVED_AT = datetime(2026, 11, 29, 12, tzinfo=UTC)
+
+
+@pytest.fixture(scope="module")
+def snapshot_table():
+    con = duckdb.connect()
+    migrate(con)
+    yield con
+    con.close()
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(field=st.sampled_from(MARKET_FIELDS), value=JSON_VALUES)
+def test_any_value_in_any_field_is_stored_exactly_or_refused_as_a_schema_error(
+    snapshot_table, field, value
+):
+    """Whatever a hostile exchange puts in a field, the record either parses into a quote
+    the store holds exactly, or is a SchemaError: never a raw error from Python or Arrow."""
+    try:
+        quote = schema.market_quote(market_json(**{field: value}))
+    except SchemaError:
+        return
+    scan_id = f"scan-{field}-{id(value)}"
+    assert append_market_snapshots(snapshot_table, scan_id, [quote], RECEIVED_AT) == 1
+    (stored,) = snapshot_quotes(snapshot_table, scan_id)
+    snapshot_table.execute("DELETE FROM market_snapshots WHERE scan_id = ?", [scan_id])
+    assert stored == dataclasses.replace(quote, quote_ts=quote.quote_ts or RECEIVED_AT)

@@ -8,9 +8,11 @@ import dagster as dg
 import duckdb
 from pydantic import Field
 
+from flb_pipeline.core.scan_bounds import ScanBounds, scan_bounds, universe_key
 from flb_pipeline.defs.resources import ClockResource, ExchangeResource, StoreResource
 from flb_pipeline.defs.session import DUCKDB_POOL, exchange_session
-from flb_pipeline.exchange.client import KalshiClient
+from flb_pipeline.exchange.client import KalshiClient, PageGuard
+from flb_pipeline.exchange.errors import ExchangeError
 from flb_pipeline.store import transaction
 from flb_pipeline.store.history import (
     append_price_points,
@@ -30,16 +32,21 @@ from flb_pipeline.store.snapshots import (
     append_market_snapshots,
     begin_scan,
     finish_scan,
+    last_complete_scan_size,
 )
 
 CANDLE_TICKERS_PER_CALL = 100
 
 
 class SnapshotConfig(dg.Config):
-    """The scanned universe; empty lists mean every open market."""
+    """The scanned universe (empty lists mean every open market) and how far a scan of it may
+    go: `max_markets` is the largest universe accepted (the hard page cap follows from it),
+    `scan_budget_s` the wall-clock time one scan may take (see `core.scan_bounds`)."""
 
     series_tickers: list[str] = Field(default_factory=list)
     categories: list[str] = Field(default_factory=list)
+    max_markets: int = Field(default=250_000, gt=0)
+    scan_budget_s: float = Field(default=120.0, gt=0)
 
 
 class HistoryConfig(dg.Config):
@@ -57,6 +64,8 @@ class ScanTally:
     pages: int = 0
     rows: int = 0
     invalid: int = 0
+    first_invalid: str | None = None
+    page_cap: int | None = None
 
 
 @dg.asset(
@@ -80,25 +89,26 @@ def market_snapshots(
         exchange_session(context, exchange, store, clock, activity=f"scan {scan_id}") as client,
         store.store().connect() as con,
     ):
-        begin_scan(con, scan_id, started_at)
+        begin_scan(con, scan_id, started_at, universe_key(config.series_tickers, config.categories))
         try:
-            _scan(client, con, config, scan_id, tally, started_at)
-        except Exception as error:
-            finish_scan(
-                con, scan_id, status=SCAN_FAILED, finished_at=clock.now(), pages=tally.pages,
-                invalid_records=tally.invalid, latency_ms=_ms_since(started),
-                error=f"{type(error).__name__}: {error}",
-            )  # fmt: skip
-            context.log.error(
-                f"scan {scan_id} stopped after {tally.pages} page(s); "
-                f"{tally.rows} row(s) kept, scan marked failed"
-            )
-            raise
+            _scan(client, con, config, scan_id, tally, started_at, started)
+        except BaseException as error:
+            message = _fail_scan(con, scan_id, tally, error, clock.now(), started)
+            context.log.error(message)
+            if not isinstance(error, Exception):
+                raise  # an interrupted run: the scan is marked failed, the interrupt goes on
+            raise dg.Failure(description=message, metadata=_error_metadata(error)) from error
         summary = finish_scan(
             con, scan_id, status=SCAN_COMPLETE, finished_at=clock.now(), pages=tally.pages,
             invalid_records=tally.invalid, latency_ms=_ms_since(started),
         )  # fmt: skip
-    return dg.Output(scan_id, metadata=_scan_metadata(summary, clock.now()))
+    if tally.first_invalid is not None:
+        context.log.error(
+            f"scan {scan_id} skipped {tally.invalid} invalid market record(s) and kept"
+            f" {tally.rows}; complete_records fails, so this scan is not traded."
+            f" First: {tally.first_invalid}"
+        )
+    return dg.Output(scan_id, metadata=_scan_metadata(summary, tally, clock.now()))
 
 
 def _scan(
@@ -108,34 +118,90 @@ def _scan(
     scan_id: str,
     tally: ScanTally,
     now: datetime,
+    started: float,
 ) -> None:
-    """Series (fee schedules), then every page of open markets.
+    """Series (fee schedules), then every page of open markets, within the scan's bounds.
 
     Each page lands as soon as it arrives, so a later failure keeps what came before.
     """
     upsert_series(con, client.series(), now)
-    for series_ticker in _universe(client, config):
-        for page in client.market_pages(series_ticker=series_ticker):
+    listings = _universe(client, config)
+    bounds = _bounds(client, con, config, len(listings))
+    tally.page_cap = bounds.max_pages
+    guard = PageGuard(bounds, clock=time.perf_counter, started=started)
+    for series_ticker in listings:
+        for page in client.market_pages(series_ticker=series_ticker, guard=guard):
             tally.rows += append_market_snapshots(con, scan_id, page.quotes, page.received_at)
             tally.pages += 1
             tally.invalid += len(page.invalid)
+            if page.invalid and tally.first_invalid is None:
+                tally.first_invalid = str(page.invalid[0])
+
+
+def _bounds(
+    client: KalshiClient, con: duckdb.DuckDBPyConnection, config: SnapshotConfig, listings: int
+) -> ScanBounds:
+    universe = universe_key(config.series_tickers, config.categories)
+    return scan_bounds(
+        listings=listings,
+        page_limit=client.settings.markets_page_limit,
+        max_markets=config.max_markets,
+        budget_s=config.scan_budget_s,
+        previous_records=last_complete_scan_size(con, universe),
+    )
 
 
 def _universe(client: KalshiClient, config: SnapshotConfig) -> list[str | None]:
-    """Series to scan: explicit tickers, the series of the chosen categories, or everything."""
+    """Series to scan: explicit tickers, the series of the chosen categories, or everything
+    (None: one listing of all open markets) when neither is configured."""
+    if not config.series_tickers and not config.categories:
+        return [None]
     tickers: list[str | None] = list(config.series_tickers)
     for category in config.categories:
         tickers.extend(series.ticker for series in client.series(category=category))
-    return tickers or [None]
+    return tickers
 
 
-def _scan_metadata(summary: ScanSummary, now: datetime) -> dict[str, dg.MetadataValue | str]:
+def _fail_scan(
+    con: duckdb.DuckDBPyConnection,
+    scan_id: str,
+    tally: ScanTally,
+    error: BaseException,
+    finished_at: datetime,
+    started: float,
+) -> str:
+    """Mark the scan failed with its reason (its pages stay stored); the one line to log."""
+    reason = _failure_reason(error)
+    finish_scan(
+        con, scan_id, status=SCAN_FAILED, finished_at=finished_at, pages=tally.pages,
+        invalid_records=tally.invalid, latency_ms=_ms_since(started), error=reason,
+    )  # fmt: skip
+    return (
+        f"scan {scan_id} failed after {tally.pages} page(s), {tally.rows} row(s) kept"
+        f" and the scan marked failed: {reason}"
+    )
+
+
+def _failure_reason(error: BaseException) -> str:
+    """What the scan row and the log say: the exchange's failure class, else the Python one."""
+    kind = error.error_class if isinstance(error, ExchangeError) else type(error).__name__
+    return f"{kind}: {error}"
+
+
+def _error_metadata(error: Exception) -> dict[str, str]:
+    return {"error_class": error.error_class} if isinstance(error, ExchangeError) else {}
+
+
+def _scan_metadata(
+    summary: ScanSummary, tally: ScanTally, now: datetime
+) -> dict[str, dg.MetadataValue | str]:
     oldest_age = (now - summary.oldest_quote_ts).total_seconds() if summary.oldest_quote_ts else 0.0
     return {
         "scan_id": summary.scan_id,
         "rows": dg.MetadataValue.int(summary.markets),
         "markets": dg.MetadataValue.int(summary.markets),
         "pages": dg.MetadataValue.int(summary.pages),
+        "page_cap": dg.MetadataValue.int(tally.page_cap or 0),
         "invalid_records": dg.MetadataValue.int(summary.invalid_records),
         "scan_latency_ms": dg.MetadataValue.float(round(summary.latency_ms or 0.0, 1)),
         "oldest_quote_age_s": dg.MetadataValue.float(round(oldest_age, 3)),

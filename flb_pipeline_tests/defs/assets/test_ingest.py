@@ -1,8 +1,12 @@
 """market_snapshots and settled_history through Dagster, against the simulator over HTTP."""
 
+import math
 import subprocess
 import sys
 import textwrap
+
+import dagster as dg
+import pytest
 
 from flb_pipeline.demo import materialization_metadata
 from flb_pipeline.store.history import price_point_count, settled_market_count
@@ -12,6 +16,7 @@ from flb_pipeline_tests.conftest import (
     definitions_for,
     run_job,
 )
+from flb_pipeline_tests.faults.hostile import HostileExchange, error_lines
 
 
 def open_market_count(sim) -> int:
@@ -223,3 +228,93 @@ def test_locked_database_fails_with_one_clear_error(simulator, db_path):
         holder.wait()
     assert not result.success
     assert "stayed locked by another process" in _failure(result)
+
+
+@pytest.fixture
+def hostile(simulator):
+    with HostileExchange(simulator) as proxy:
+        yield proxy
+
+
+def snapshot_config(**fields) -> dict:
+    return {"ops": {"market_snapshots": {"config": fields}}}
+
+
+def _stored_tickers(store) -> set[str]:
+    with store.connect() as con:
+        return {
+            ticker for (ticker,) in con.execute("SELECT ticker FROM market_snapshots").fetchall()
+        }
+
+
+def test_an_endless_cursor_stops_at_the_hard_page_cap_with_the_pages_kept(hostile, db_path, store):
+    defs = definitions_for(hostile.url, db_path, exchange={"markets_page_limit": 40})
+    hostile.corrupt("endless_cursor", page=2)
+    result = run_job(defs, "snapshot_job", run_config=snapshot_config(max_markets=400))
+    assert not result.success and "page cap hit" in _failure(result)
+    ((status, pages, markets, error),) = _scans(store)
+    assert status == "failed" and "(cap 11: 400 markets at most)" in error
+    assert markets == 80 and len(_stored_tickers(store)) == 80  # pages 1 and 2 are real
+    assert hostile.listing_requests == pages == 11
+
+
+def test_the_page_cap_follows_the_last_complete_scan_of_the_universe(hostile, sim, db_path, store):
+    defs = definitions_for(hostile.url, db_path, exchange={"markets_page_limit": 40})
+    assert run_job(defs, "snapshot_job").success
+    hostile.corrupt("endless_cursor", page=2)
+    hostile.listing_requests = 0
+    result = run_job(defs, "snapshot_job")
+    assert not result.success
+    universe = open_market_count(sim)
+    expected_pages = 1 + math.ceil(universe / 40)
+    cap = 3 * expected_pages + 10
+    failed = [row for row in _scans(store) if row[0] == "failed"]
+    ((_, pages, _, error),) = failed
+    assert f"(cap {cap}: 3 x {expected_pages} pages for the {universe} markets" in error
+    assert hostile.listing_requests == pages == cap
+
+
+def test_a_scan_past_its_wall_clock_budget_fails_and_keeps_its_pages(hostile, db_path, store):
+    defs = definitions_for(hostile.url, db_path, exchange={"markets_page_limit": 10})
+    hostile.delay_s = 0.25
+    result = run_job(defs, "snapshot_job", run_config=snapshot_config(scan_budget_s=1.0))
+    assert not result.success and "wall-clock budget hit" in _failure(result)
+    ((status, pages, markets, error),) = _scans(store)
+    assert status == "failed" and "(budget 1 s)" in error
+    assert markets == 10 * pages and hostile.listing_requests == pages <= 1.0 / 0.25 + 1
+
+
+def test_categories_without_series_scan_nothing_rather_than_everything(flb_defs, store):
+    result = run_job(flb_defs, "snapshot_job", run_config=snapshot_config(categories=["None"]))
+    assert result.success
+    assert materialization_metadata(result, "market_snapshots")["markets"] == 0
+
+
+BAD_FIELDS = {
+    "volume_not_a_number": "field 'volume' is not a number: 'lots'",
+    "volume_beyond_bigint": "field 'volume' is out of range: 1e+30",
+    "ask_beyond_decimal": "field 'yes_ask_dollars' is outside [0, 1] dollars: '12345678.5'",
+    "nan_price": "field 'yes_ask_dollars' is not a number: 'NaN'",
+    "missing_ticker": "markets record #1 (no ticker or id): missing required field 'ticker'",
+}
+
+
+@pytest.mark.parametrize("corruption", BAD_FIELDS)
+def test_a_bad_field_skips_its_market_only_counts_it_and_names_it(
+    corruption, hostile, sim, db_path, store
+):
+    defs = definitions_for(hostile.url, db_path, exchange={"markets_page_limit": 40})
+    hostile.corrupt(corruption, page=2)
+    instance = dg.DagsterInstance.ephemeral()
+    result = run_job(defs, "snapshot_job", instance=instance)
+    assert result.is_node_success("market_snapshots")
+    assert check_results(result)["complete_records"] is False
+    metadata = materialization_metadata(result, "market_snapshots")
+    universe = open_market_count(sim)
+    assert metadata["invalid_records"] == 1 and metadata["markets"] == universe - 1
+    assert _scans(store) == [("complete", metadata["pages"], universe - 1, None)]
+    assert hostile.corrupted_ticker not in _stored_tickers(store)
+    assert _errors(store) == {"schema_error": 1}
+    (line,) = error_lines(instance, result.run_id)
+    assert BAD_FIELDS[corruption] in line
+    assert corruption == "missing_ticker" or f"'{hostile.corrupted_ticker}'" in line
