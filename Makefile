@@ -21,7 +21,7 @@ test: $(STAMP)
 	$(BIN)/ruff check flb_pipeline flb_pipeline_tests benchmarks
 	$(BIN)/ruff format --check flb_pipeline flb_pipeline_tests benchmarks
 	$(BIN)/dagster definitions validate -w workspace.yaml
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n 2
 
 ui: $(STAMP)
 	$(BIN)/flb ui

@@ -19,6 +19,8 @@ from flb_pipeline.exchange.simulator.config import SimConfig
 
 _STARTUP_TIMEOUT_S = 30.0
 _SHUTDOWN_TIMEOUT_S = 10.0
+_GRACEFUL_SHUTDOWN_S = 1
+"""A request still held by an injected latency is cut off rather than waited for."""
 
 
 def _uvicorn_config(config: SimConfig, host: str, port: int) -> uvicorn.Config:
@@ -29,6 +31,7 @@ def _uvicorn_config(config: SimConfig, host: str, port: int) -> uvicorn.Config:
         log_level="warning",
         lifespan="off",
         access_log=False,
+        timeout_graceful_shutdown=_GRACEFUL_SHUTDOWN_S,
     )
 
 
