@@ -12,8 +12,12 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Literal
 
+from flb_pipeline.core.ticks import LINEAR, PriceLevels
+
 Side = Literal["yes", "no"]
 Action = Literal["buy", "sell"]
+Count = int | Decimal
+"""A contract count: whole contracts, or hundredths where a market trades fractions."""
 SIDES: tuple[Side, Side] = ("yes", "no")
 ONE_DOLLAR = Decimal(1)
 
@@ -66,6 +70,13 @@ class MarketQuote:
     open_time: datetime
     close_time: datetime
     quote_ts: datetime | None
+    """When the listing carrying this quote was received (Kalshi's `updated_time` is the
+    last *metadata* change, not a quote time)."""
+    price_levels: PriceLevels | None = LINEAR
+    """The market's price grid; None when it publishes one we do not support."""
+    fee_waiver_expires: datetime | None = None
+    fractional: bool = False
+    """Whether the market accepts counts in hundredths of a contract."""
 
     def ask(self, side: Side) -> Decimal | None:
         """Price to buy one contract of `side` now."""
@@ -147,16 +158,68 @@ class ApiCall:
 
 @dataclass(frozen=True, slots=True)
 class OrderIntent:
-    """An order we decided to send. `client_order_id` is deterministic, so resends dedupe."""
+    """An order we decided to send. `client_order_id` is deterministic, so resends dedupe.
+
+    `limit_price` is the price of `side`; the exchange layer turns it into a bid or an ask
+    on the YES book. `order_group_id` puts it under the cycle's exchange-side contracts
+    limit; `cancel_order_on_pause` has the exchange cancel it if trading pauses."""
 
     client_order_id: str
     ticker: str
     side: Side
     action: Action
-    contracts: int
+    contracts: Count
     limit_price: Decimal
     time_in_force: str = "immediate_or_cancel"
     post_only: bool = False
+    order_group_id: str | None = None
+    cancel_order_on_pause: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class OrderGroup:
+    """An exchange-side cap: at most `contracts_limit` contracts of its orders may fill in a
+    rolling 15 s window; past it the exchange cancels the group's orders and refuses new
+    ones until the group is reset."""
+
+    order_group_id: str
+    contracts_limit: Count
+    triggered: bool
+
+
+@dataclass(frozen=True, slots=True)
+class ExchangeState:
+    """`GET /exchange/status`: whether the exchange is up and whether it takes orders."""
+
+    exchange_active: bool
+    trading_active: bool
+    resumes_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class MaintenanceWindow:
+    """A scheduled pause from `GET /exchange/schedule`."""
+
+    start: datetime
+    end: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class RateBudget:
+    """One token bucket of `GET /account/limits`: tokens per second and burst capacity."""
+
+    refill_per_s: float
+    capacity: float
+
+
+@dataclass(frozen=True, slots=True)
+class AccountLimits:
+    """The account's API tier; an ordinary request costs `default_cost` tokens."""
+
+    usage_tier: str
+    read: RateBudget
+    write: RateBudget
+    default_cost: int = 10
 
 
 @dataclass(frozen=True, slots=True)
