@@ -12,10 +12,10 @@ from datetime import datetime
 from decimal import Decimal
 
 from flb_pipeline.core.fees import CENT, FeeLeg, FeeSchedule
-from flb_pipeline.core.records import BookLevel, Fill, OrderIntent, Side
+from flb_pipeline.core.records import ONE_DOLLAR, BookLevel, Count, Fill, OrderIntent, Side
+from flb_pipeline.core.ticks import OffTick, PriceLevels
 
 ORDER_NAMESPACE = uuid.UUID("6f1c2a4e-3b7d-4e8f-9a51-2c0d8e7b6a90")
-MIN_PRICE, MAX_PRICE = Decimal("0.01"), Decimal("0.99")
 TAKER, MAKER = "taker", "maker"
 
 
@@ -27,28 +27,43 @@ def order_intent(
     scan_id: str,
     ticker: str,
     side: Side,
-    contracts: int,
+    contracts: Count,
     decision_price: Decimal,
+    levels: PriceLevels,
     *,
     style: str = TAKER,
     limit_slippage_cents: int = 0,
 ) -> OrderIntent:
-    """Taker: IOC at the ask (plus a tolerance). Maker: post-only GTC one tick inside it."""
+    """Taker: IOC at the ask (plus a tolerance). Maker: post-only GTC one tick inside it.
+
+    Prices come from the market's own grid; one that is not on it is a bug on our side and
+    raises `OffTick`, naming the tick, before anything is sent.
+    """
+    cid = client_order_id(scan_id, ticker, side)
     if style == MAKER:
-        limit = max(MIN_PRICE, decision_price - CENT)
+        inside = levels.tick_below(decision_price)
+        if inside is None:
+            raise OffTick(
+                f"no price one tick below {decision_price} on the {levels.structure} grid"
+            )
         return OrderIntent(
-            client_order_id(scan_id, ticker, side), ticker, side, "buy", contracts, limit,
+            cid, ticker, side, "buy", contracts, levels.require_on_tick(inside),
             time_in_force="good_till_canceled", post_only=True,
         )  # fmt: skip
-    limit = taker_limit(decision_price, limit_slippage_cents)
-    return OrderIntent(
-        client_order_id(scan_id, ticker, side), ticker, side, "buy", contracts, limit
-    )
+    limit = levels.require_on_tick(taker_limit(decision_price, limit_slippage_cents, levels))
+    return OrderIntent(cid, ticker, side, "buy", contracts, limit)
 
 
-def taker_limit(ask: Decimal, slippage_cents: int) -> Decimal:
-    """The worst price a taker order accepts: the ask plus the allowed slippage."""
-    return min(MAX_PRICE, ask + slippage_cents * CENT)
+def taker_limit(ask: Decimal, slippage_cents: int, levels: PriceLevels) -> Decimal:
+    """The worst price a taker order accepts: the ask plus the allowed slippage, on the
+    market's grid and below $1 (an ask already on the grid is kept as it is)."""
+    if slippage_cents <= 0:
+        return ask
+    highest = levels.tick_below(ONE_DOLLAR)
+    wanted = ask + slippage_cents * CENT
+    if highest is not None and wanted > highest:
+        wanted = highest
+    return max(ask, levels.floor(wanted) or ask)
 
 
 def paper_fills(
@@ -64,7 +79,7 @@ def paper_fills(
     """
     if intent.post_only:
         return []
-    taken: list[tuple[int, Decimal]] = []
+    taken: list[tuple[Count, Decimal]] = []
     remaining = intent.contracts
     for level in asks:
         if remaining == 0 or level.price > intent.limit_price:

@@ -31,6 +31,7 @@ from flb_pipeline.core.sizing import (
     proposed_holding,
     size_order,
 )
+from flb_pipeline.core.ticks import LINEAR, PriceLevels, UnsupportedPriceLevels
 
 ACTIVE = "active"
 BEYOND_CYCLE_LIMIT = "beyond_max_orders_per_cycle"
@@ -60,6 +61,13 @@ class MarketContext:
     yes_win_probability: float | None
     tradeable: bool
 
+    @property
+    def levels(self) -> PriceLevels:
+        """The market's price grid; only markets whose grid we support get this far."""
+        if self.quote.price_levels is None:
+            raise UnsupportedPriceLevels(f"{self.quote.ticker} has no supported price grid")
+        return self.quote.price_levels
+
 
 @dataclass(frozen=True)
 class Opportunity:
@@ -88,6 +96,8 @@ class Candidate:
     contracts: int
     cost: Decimal
     binding_cap: str
+    price_levels: PriceLevels = LINEAR
+    """The market's price grid: the order's limit price is set on it."""
 
 
 @dataclass(frozen=True)
@@ -190,6 +200,7 @@ def _market_exclusion(
     checks = [
         (quote.status != ACTIVE, "not_active"),
         (yes_mid(quote) is None, "no_book"),
+        (quote.price_levels is None, "unsupported_price_levels"),
         (context.schedule is None, "unsupported_fee_type"),
         (context.yes_win_probability is None, "unknown_family"),
         (not context.tradeable, "model_not_tradeable_here"),
@@ -260,7 +271,7 @@ def depth_within_limit(
         (o.context.quote.ticker, o.side): sum(
             level.contracts
             for level in by_ticker[o.context.quote.ticker].asks(o.side)
-            if level.price <= taker_limit(o.price, slippage_cents)
+            if level.price <= taker_limit(o.price, slippage_cents, o.context.levels)
         )
         for o in opportunities
     }
@@ -299,6 +310,7 @@ def _accept(
         contracts=sizing.contracts,
         cost=sizing.cost,
         binding_cap=sizing.binding_cap,
+        price_levels=context.levels,
     )
 
 

@@ -121,5 +121,27 @@ class PriceLevels:
         """`price` if orderable, else the highest orderable price below it."""
         return price if self.is_on_tick(price) else self.tick_below(price)
 
+    def as_text(self) -> str:
+        """A compact, exact text form (`from_text` reads it back): the label alone when the
+        ranges are the label's standard ones."""
+        if self.ranges == STANDARD_RANGES[self.structure]:
+            return self.structure
+        ranges = ",".join(f"{r.start}:{r.end}:{r.step}" for r in self.ranges)
+        return f"{self.structure}|{ranges}"
+
+    @classmethod
+    def from_text(cls, text: str | None) -> PriceLevels | None:
+        """The grid `as_text` wrote; None (no grid we support) for an unknown label."""
+        label, _, ranges = (text or LINEAR_CENT).partition("|")
+        parsed = tuple(
+            PriceRange(*(Decimal(part) for part in item.split(":")))
+            for item in ranges.split(",")
+            if item
+        )
+        try:
+            return cls.of(label, parsed)
+        except UnsupportedPriceLevels:
+            return None
+
 
 LINEAR = PriceLevels.of(LINEAR_CENT)

@@ -169,6 +169,7 @@ def _append_candidates(
             "thresholds_id": [thresholds_id] * len(c),
             "decided_at": timestamps([decided_at] * len(c)),
             "quote_ts": timestamps(quote_ts[x.ticker] for x in c),
+            "price_levels": [x.price_levels.as_text() for x in c],
         },
     )
 

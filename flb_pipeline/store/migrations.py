@@ -378,6 +378,11 @@ MIGRATIONS: tuple[Migration, ...] = (
         ALTER TABLE orders ADD COLUMN sent_at TIMESTAMPTZ;
         """,
     ),
+    Migration(
+        9,
+        "candidates carry their market's price grid",
+        "ALTER TABLE trade_candidates ADD COLUMN price_levels VARCHAR;",
+    ),
 )
 
 
@@ -392,11 +397,13 @@ def current_version(con: duckdb.DuckDBPyConnection) -> int:
 
 
 def migrate(con: duckdb.DuckDBPyConnection) -> list[int]:
-    """Apply every migration newer than the database, each in its own transaction."""
+    """Apply every migration the database has not had, in version order, each in its own
+    transaction (by set, not by the highest version: branches may land out of order)."""
     applied = []
-    version = current_version(con)
-    for migration in MIGRATIONS:
-        if migration.version <= version:
+    current_version(con)
+    done = {row[0] for row in con.execute("SELECT version FROM schema_migrations").fetchall()}
+    for migration in sorted(MIGRATIONS, key=lambda m: m.version):
+        if migration.version in done:
             continue
         with transaction(con):
             con.execute(migration.sql)

@@ -13,6 +13,7 @@ from flb_pipeline.core.strategy import (
     screen_market,
     size_candidates,
 )
+from flb_pipeline.core.ticks import TAPERED_DECI_CENT, PriceLevels
 
 D = Decimal
 NOW = datetime(2026, 11, 29, 12, tzinfo=UTC)
@@ -189,3 +190,20 @@ def test_an_order_tops_a_partial_holding_up_to_its_target():
     (top_up,), _, _ = size_candidates(opportunities, held, CAPITAL, ExposureCaps(), THRESHOLDS)
     assert top_up.contracts == full.kelly_contracts - half
     assert top_up.binding_cap == "target_held"
+
+
+def test_a_market_on_a_price_grid_we_do_not_support_is_not_traded_and_says_why():
+    unknown_grid = context(0.99, price_levels=None)
+    opportunities, exclusions = screen_market(unknown_grid, THRESHOLDS, CAPITAL, NOW)
+    assert opportunities == []
+    assert [e.reason for e in exclusions] == ["unsupported_price_levels"]
+
+
+def test_a_candidate_carries_its_market_grid_for_the_order_price():
+    tapered = PriceLevels.of(TAPERED_DECI_CENT)
+    market = context(0.99, yes_bid="0.925", yes_ask="0.935", price_levels=tapered)
+    opportunities, _ = screen_market(market, THRESHOLDS, CAPITAL, NOW)
+    (candidate, *_), _, _ = size_candidates(
+        opportunities, ExposureBook(), CAPITAL, ExposureCaps(), THRESHOLDS
+    )
+    assert candidate.price == D("0.935") and candidate.price_levels == tapered

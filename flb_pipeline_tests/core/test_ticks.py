@@ -61,3 +61,12 @@ def test_published_ranges_win_and_unknown_structures_are_refused():
     with pytest.raises(UnsupportedPriceLevels):
         PriceLevels.of("center_deci_edge_centi_cent")
     assert LINEAR.floor(D("0.935")) == D("0.93") and TAPERED.floor(D("0.935")) == D("0.935")
+
+
+def test_a_grid_round_trips_through_its_text_form():
+    custom = PriceLevels.of(TAPERED_DECI_CENT, (PriceRange(D("0.5"), D("1"), D("0.005")),))
+    for levels in (LINEAR, TAPERED, custom):
+        assert PriceLevels.from_text(levels.as_text()) == levels
+    assert TAPERED.as_text() == "tapered_deci_cent"
+    assert PriceLevels.from_text("center_deci_edge_centi_cent") is None
+    assert PriceLevels.from_text(None) == LINEAR

@@ -24,6 +24,7 @@ from flb_pipeline.core.fees import FeeSchedule, schedule_for
 from flb_pipeline.core.modes import TradingMode
 from flb_pipeline.core.records import OrderIntent
 from flb_pipeline.core.risk import entry_gate, order_gate
+from flb_pipeline.core.ticks import OffTick, PriceLevels
 from flb_pipeline.defs.quality_checks import require_clean_scan
 from flb_pipeline.defs.reconcile import (
     EXCHANGE,
@@ -119,7 +120,7 @@ def order_submissions(
         for candidate in candidates_frame(con, scan_id).itertuples():
             _submit(submission, candidate)
         for ticker, why in submission.dropped.items():
-            context.log.warning(f"order on {ticker} dropped at the gate: {why}")
+            context.log.warning(f"order on {ticker} dropped: {why}")
         if mode.execution == EXCHANGE:
             since = int((started - timedelta(minutes=1)).timestamp())
             append_fills(con, exchange_fills(client, con, min_ts=since), EXCHANGE)
@@ -146,12 +147,9 @@ def _passed_checks_or_fail(
 
 
 def _submit(submission: Submission, candidate: pd.Series) -> None:
-    trading = submission.trading
-    intent = order_intent(
-        submission.scan_id, candidate.ticker, candidate.side, int(candidate.contracts),
-        Decimal(candidate.price), style=trading.order_style,
-        limit_slippage_cents=trading.limit_slippage_cents,
-    )  # fmt: skip
+    intent = _intent_or_drop(submission, candidate)
+    if intent is None:
+        return
     con, quote_ts = submission.con, _moment(candidate.quote_ts)
     recorded_at = submission.clock.now()
     if not record_order_intent(con, _order_record(intent, submission, candidate), recorded_at):
@@ -169,6 +167,24 @@ def _submit(submission: Submission, candidate: pd.Series) -> None:
     else:
         series = series_ticker_of(candidate.event_ticker)
         _paper_fill(submission, intent, schedule_for(submission.schedules, series), now)
+
+
+def _intent_or_drop(submission: Submission, candidate: pd.Series) -> OrderIntent | None:
+    """The order for `candidate` on its market's grid. A price off the grid is our bug: it
+    is logged with the tick and the order is never sent."""
+    trading = submission.trading
+    levels = PriceLevels.from_text(candidate.price_levels)
+    try:
+        if levels is None:
+            raise OffTick(f"no supported price grid recorded ({candidate.price_levels!r})")
+        return order_intent(
+            submission.scan_id, candidate.ticker, candidate.side, int(candidate.contracts),
+            Decimal(candidate.price), levels, style=trading.order_style,
+            limit_slippage_cents=trading.limit_slippage_cents,
+        )  # fmt: skip
+    except OffTick as off_tick:
+        submission.dropped[candidate.ticker] = f"off-tick price, not sent: {off_tick}"
+        return None
 
 
 def _moment(value: object) -> datetime | None:
@@ -250,7 +266,7 @@ def _order_metadata(
         "orders_sent": dg.MetadataValue.int(submission.sent),
         "orders_already_recorded": dg.MetadataValue.int(submission.already_recorded),
         "rejected": dg.MetadataValue.json(submission.rejected),
-        "dropped_at_gate": dg.MetadataValue.json(submission.dropped),
+        "dropped": dg.MetadataValue.json(submission.dropped),
         "contracts_ordered": dg.MetadataValue.int(ordered),
         "contracts_filled": dg.MetadataValue.int(filled),
         "fill_rate": dg.MetadataValue.float(round(filled / ordered, 4) if ordered else 0.0),
