@@ -18,7 +18,7 @@ from datetime import datetime
 from decimal import Decimal
 
 from flb_pipeline.core.fees import FeeLeg, FeeSchedule
-from flb_pipeline.core.records import SIDES, Fill, Settlement, Side
+from flb_pipeline.core.records import SIDES, Count, Fill, Settlement, Side, count_of
 
 BASIS_POINTS = Decimal(10_000)
 MONEY_PLACES = Decimal("0.0001")
@@ -47,7 +47,7 @@ class Lot:
     order_id: str
     ticker: str
     side: Side
-    contracts: int
+    contracts: Count
     cost: Decimal
     fees: Decimal
     opened_at: datetime
@@ -68,7 +68,7 @@ class ClosedTrade:
     side: Side
     entry_price: Decimal
     decision_price: Decimal | None
-    contracts: int
+    contracts: Count
     cost: Decimal
     fees: Decimal
     slippage_bps: float | None
@@ -118,17 +118,17 @@ def with_fees(fills: Iterable[Fill], schedule_of: Callable[[str], FeeSchedule]) 
     return fills
 
 
-def net_contracts(lots: Iterable[Lot]) -> dict[str, int]:
+def net_contracts(lots: Iterable[Lot]) -> dict[str, Count]:
     """Net position per market as the exchange reports it: YES positive, NO negative."""
-    net: dict[str, int] = defaultdict(int)
+    net: dict[str, Count] = defaultdict(int)
     for lot in lots:
         net[lot.ticker] += lot.contracts if lot.side == "yes" else -lot.contracts
-    return {ticker: contracts for ticker, contracts in net.items() if contracts}
+    return {ticker: count_of(contracts) for ticker, contracts in net.items() if contracts}
 
 
 def position_mismatches(
-    local: Mapping[str, int], exchange: Mapping[str, int]
-) -> list[tuple[str, int, int]]:
+    local: Mapping[str, Count], exchange: Mapping[str, Count]
+) -> list[tuple[str, Count, Count]]:
     """(ticker, ours, theirs) wherever our net contracts differ from the exchange's."""
     return [
         (ticker, local.get(ticker, 0), exchange.get(ticker, 0))
@@ -138,14 +138,14 @@ def position_mismatches(
 
 
 def paper_settlement(
-    ticker: str, lots: Iterable[tuple[Side, int, Decimal]], result: str, settled_time: datetime
+    ticker: str, lots: Iterable[tuple[Side, Count, Decimal]], result: str, settled_time: datetime
 ) -> Settlement:
     """What the exchange would have paid on paper lots `(side, contracts, cost)`: $1 per
     contract of the winning side, no fee."""
     held = {side: [(n, cost) for s, n, cost in lots if s == side] for side in SIDES}
 
-    def contracts(side: Side) -> int:
-        return sum(n for n, _ in held[side])
+    def contracts(side: Side) -> Count:
+        return count_of(sum(n for n, _ in held[side]))
 
     def cost(side: Side) -> Decimal:
         return sum((c for _, c in held[side]), Decimal(0))
@@ -204,7 +204,7 @@ def _add_to_lot(lots: deque[Lot], fill: Fill, context: OrderContext | None) -> N
         if lot.order_id == fill.order_id:
             lots[index] = replace(
                 lot,
-                contracts=lot.contracts + fill.contracts,
+                contracts=count_of(lot.contracts + fill.contracts),
                 cost=lot.cost + fill.contracts * fill.price,
                 fees=lot.fees + _fee(fill),
             )
@@ -237,7 +237,7 @@ def _sell(lots: deque[Lot], fill: Fill) -> list[ClosedTrade]:
         closed.append(
             _closed(part, fill.created_time, sold * fill.price, exit_fee, SOLD, SALE, fill.fill_id)
         )
-        remaining -= sold
+        remaining = count_of(remaining - sold)
         if rest is None:
             lots.popleft()
         else:
@@ -303,14 +303,15 @@ def _closed(
     )
 
 
-def _split(lot: Lot, sold: int) -> tuple[Lot, Lot | None]:
+def _split(lot: Lot, sold: Count) -> tuple[Lot, Lot | None]:
     """The sold part of a lot and what stays open, cost and fees shared pro rata exactly."""
     if sold == lot.contracts:
         return lot, None
     cost = _share(lot.cost, sold, lot.contracts)
     fees = _share(lot.fees, sold, lot.contracts)
     part = replace(lot, contracts=sold, cost=cost, fees=fees)
-    rest = replace(lot, contracts=lot.contracts - sold, cost=lot.cost - cost, fees=lot.fees - fees)
+    left = count_of(lot.contracts - sold)
+    rest = replace(lot, contracts=left, cost=lot.cost - cost, fees=lot.fees - fees)
     return part, rest
 
 
@@ -321,6 +322,6 @@ def _fee(fill: Fill) -> Decimal:
     return fill.fee
 
 
-def _share(amount: Decimal, part: int, whole: int) -> Decimal:
+def _share(amount: Decimal, part: Count, whole: Count) -> Decimal:
     """`amount × part / whole` to the ten-thousandth; the remainder stays with the rest."""
     return (amount * part / whole).quantize(MONEY_PLACES)

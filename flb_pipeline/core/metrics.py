@@ -14,6 +14,7 @@ from datetime import datetime
 from decimal import Decimal
 
 from flb_pipeline.core.ledger import BASIS_POINTS, WIN, ClosedTrade
+from flb_pipeline.core.records import Count, count_of
 
 BUCKET_CENTS = 5
 ZERO = Decimal(0)
@@ -37,7 +38,7 @@ class TradingSummary:
     trades: int
     wins: int
     win_rate: float | None
-    contracts: int
+    contracts: Count
     cost: Decimal
     fees: Decimal
     gross_pnl: Decimal
@@ -55,7 +56,7 @@ def trading_summary(trades: Sequence[ClosedTrade]) -> TradingSummary:
         trades=len(trades),
         wins=wins,
         win_rate=_rate(wins, len(trades)),
-        contracts=sum(t.contracts for t in trades),
+        contracts=count_of(sum(t.contracts for t in trades)),
         cost=cost,
         fees=sum((t.fees for t in trades), ZERO),
         gross_pnl=gross,

@@ -18,6 +18,20 @@ Side = Literal["yes", "no"]
 Action = Literal["buy", "sell"]
 Count = int | Decimal
 """A contract count: whole contracts, or hundredths where a market trades fractions."""
+HUNDREDTH = Decimal("0.01")
+
+
+def count_of(value: object) -> Count:
+    """A parsed or stored count as a `Count`: an int when whole (the common case, and what
+    `range` and `%d` expect), else exact hundredths."""
+    if isinstance(value, int):
+        return value
+    number = Decimal(str(value))
+    if number == number.to_integral_value():
+        return int(number)
+    return number.quantize(HUNDREDTH)
+
+
 SIDES: tuple[Side, Side] = ("yes", "no")
 ONE_DOLLAR = Decimal(1)
 
@@ -90,7 +104,7 @@ class MarketQuote:
 @dataclass(frozen=True, slots=True)
 class BookLevel:
     price: Decimal
-    contracts: int
+    contracts: Count
 
 
 @dataclass(frozen=True, slots=True)
@@ -233,9 +247,9 @@ class ExchangeOrder:
     action: Action
     status: str
     limit_price: Decimal
-    initial_contracts: int
-    filled_contracts: int
-    remaining_contracts: int
+    initial_contracts: Count
+    filled_contracts: Count
+    remaining_contracts: Count
     fees: Decimal
     created_time: datetime | None
 
@@ -251,7 +265,7 @@ class Fill:
     ticker: str
     side: Side
     action: Action
-    contracts: int
+    contracts: Count
     price: Decimal
     fee: Decimal | None
     is_taker: bool
@@ -265,8 +279,8 @@ class Settlement:
     ticker: str
     event_ticker: str
     result: str
-    yes_contracts: int
-    no_contracts: int
+    yes_contracts: Count
+    no_contracts: Count
     yes_total_cost: Decimal
     no_total_cost: Decimal
     revenue: Decimal
@@ -278,7 +292,7 @@ class MarketPosition:
     """Net holding in one market: positive = YES contracts, negative = NO contracts."""
 
     ticker: str
-    position: int
+    position: Count
     market_exposure: Decimal
     realized_pnl: Decimal
     fees_paid: Decimal

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field, replace
 from decimal import Decimal
 
 from flb_pipeline.core.fees import FeeSchedule
-from flb_pipeline.core.records import Side
+from flb_pipeline.core.records import HUNDREDTH, Count, Side, count_of
 
 OTHER_OUTCOME = ""
 KELLY = "kelly"
@@ -24,6 +24,15 @@ POSITION_CAP = "position_cap"
 GROUP_CAP = "group_cap"
 TOTAL_CAP = "total_cap"
 DEPTH = "depth"
+WHOLE = 1
+"""Count step on markets that trade whole contracts only; fractional ones step by 0.01."""
+MAX_SIZING_STEPS = 2_000
+"""How far below the fee-free Kalshi bound the exact search looks: the exact fee exceeds the
+unrounded one by under two cents, a handful of steps, so this only bounds pathological cases."""
+
+
+def count_step(fractional: bool) -> Count:
+    return HUNDREDTH if fractional else WHOLE
 
 
 @dataclass(frozen=True)
@@ -43,7 +52,7 @@ class Holding:
     event_ticker: str
     group_id: str
     side: Side
-    contracts: int
+    contracts: Count
     cost: Decimal
 
 
@@ -96,9 +105,11 @@ class ExposureBook:
     def with_holding(self, holding: Holding) -> ExposureBook:
         return replace(self, holdings=(*self.holdings, holding))
 
-    def held_contracts(self, ticker: str, side: Side) -> int:
+    def held_contracts(self, ticker: str, side: Side) -> Count:
         """Contracts of `side` held, resting or already proposed in `ticker`."""
-        return sum(h.contracts for h in self.holdings if h.ticker == ticker and h.side == side)
+        return count_of(
+            sum(h.contracts for h in self.holdings if h.ticker == ticker and h.side == side)
+        )
 
     def position_exposure(self, ticker: str) -> Decimal:
         return _all_lose([h for h in self.holdings if h.ticker == ticker])
@@ -115,7 +126,7 @@ class ExposureBook:
         return {g: self.group_exposure(g) for g in sorted({h.group_id for h in self.holdings})}
 
 
-def order_cost(schedule: FeeSchedule, contracts: int, price: Decimal) -> Decimal:
+def order_cost(schedule: FeeSchedule, contracts: Count, price: Decimal) -> Decimal:
     """Cash out for a taker buy: contracts at `price` plus the exact rounded fee."""
     return contracts * price + schedule.taker_fee(contracts, price)
 
@@ -133,18 +144,21 @@ def kelly_contracts(
     schedule: FeeSchedule,
     capital: Decimal,
     kelly_multiplier: float,
-) -> int:
-    """Largest count C with C·p'(C) <= multiplier · f*(p'(C)) · capital, p' fee-inclusive.
+    step: Count = WHOLE,
+) -> Count:
+    """Largest count C (a multiple of `step`) with C·p'(C) <= multiplier · f*(p'(C)) ·
+    capital, p' the fee-inclusive price.
 
-    The fee depends on C (rounded up per order), so the unrounded fee rate gives an upper
+    The fee depends on C (rounded up per fill), so the unrounded fee rate gives an upper
     bound and we step down to the first count whose exact cost the Kelly stake covers.
     """
     raw_effective = float(price) + float(schedule.raw_fee(1, price, is_taker=True))
     stake = kelly_multiplier * kelly_fraction(win_probability, raw_effective) * float(capital)
-    upper = math.floor(stake / raw_effective + 1e-9) if raw_effective > 0 else 0
-    for contracts in range(upper, 0, -1):
+    upper = math.floor(stake / raw_effective / float(step) + 1e-9) if raw_effective > 0 else 0
+    for units in range(upper, max(upper - MAX_SIZING_STEPS, 0), -1):
+        contracts = count_of(units * step)
         cost = order_cost(schedule, contracts, price)
-        p_eff = float(cost) / contracts
+        p_eff = float(cost) / float(contracts)
         if (
             float(cost)
             <= kelly_multiplier * kelly_fraction(win_probability, p_eff) * float(capital) + 1e-9
@@ -162,10 +176,12 @@ class SizingRequest:
     price: Decimal
     win_probability: float
     schedule: FeeSchedule
-    depth: int | None = None
+    depth: Count | None = None
     mark_price: Decimal | None = None
+    step: Count = WHOLE
+    """Count granularity of the market: 1, or 0.01 where it trades fractions."""
 
-    def mark_loss(self, contracts: int) -> Decimal:
+    def mark_loss(self, contracts: Count) -> Decimal:
         """Capital lost the moment the order fills: paid the ask and fee, marked at the bid."""
         mark = self.mark_price if self.mark_price is not None else Decimal(0)
         return order_cost(self.schedule, contracts, self.price) - contracts * mark
@@ -175,9 +191,9 @@ class SizingRequest:
 class Sizing:
     """An order's size; `kelly_contracts` is the target holding it tops up to."""
 
-    contracts: int
+    contracts: Count
     binding_cap: str
-    kelly_contracts: int
+    kelly_contracts: Count
     fee: Decimal
     cost: Decimal
 
@@ -199,10 +215,11 @@ def size_order(
     fills up to a cap does not find itself over it at the next mark.
     """
     target = kelly_contracts(
-        request.win_probability, request.price, request.schedule, capital, kelly_multiplier
-    )
+        request.win_probability, request.price, request.schedule, capital, kelly_multiplier,
+        request.step,
+    )  # fmt: skip
     held = book.held_contracts(request.ticker, request.side)
-    contracts = max(target - held, 0)
+    contracts = count_of(max(target - held, 0))
     sizing = Sizing(contracts, TARGET_HELD if held else KELLY, target, Decimal(0), Decimal(0))
     limits: list[tuple[str, Callable[[ExposureBook], Decimal], Decimal]] = [
         (POSITION_CAP, lambda b: b.position_exposure(request.ticker), caps.position_fraction),
@@ -214,12 +231,13 @@ def size_order(
         if allowed < contracts:
             contracts, sizing = allowed, replace(sizing, binding_cap=name)
     if request.depth is not None and request.depth < contracts:
-        contracts, sizing = request.depth, replace(sizing, binding_cap=DEPTH)
+        depth = count_of((Decimal(request.depth) // Decimal(request.step)) * request.step)
+        contracts, sizing = depth, replace(sizing, binding_cap=DEPTH)
     fee = request.schedule.taker_fee(contracts, request.price) if contracts else Decimal(0)
     return replace(sizing, contracts=contracts, fee=fee, cost=contracts * request.price + fee)
 
 
-def proposed_holding(request: SizingRequest, contracts: int) -> Holding:
+def proposed_holding(request: SizingRequest, contracts: Count) -> Holding:
     return Holding(
         request.ticker,
         request.event_ticker,
@@ -233,29 +251,31 @@ def proposed_holding(request: SizingRequest, contracts: int) -> Holding:
 def _largest_within(
     request: SizingRequest,
     book: ExposureBook,
-    upper: int,
+    upper: Count,
     exposure_of: Callable[[ExposureBook], Decimal],
     fraction: Decimal,
     capital: Decimal,
-) -> int:
-    """Largest count <= upper keeping `exposure_of(book + order)` within `fraction` of the
-    capital left after the order's mark loss.
+) -> Count:
+    """Largest count <= upper (in the market's steps) keeping `exposure_of(book + order)`
+    within `fraction` of the capital left after the order's mark loss.
 
     Exposure never falls and the marked capital never rises as a buy grows, so a binary
     search finds the boundary.
     """
 
-    def fits(contracts: int) -> bool:
+    def fits(units: int) -> bool:
+        contracts = count_of(units * request.step)
         exposure = exposure_of(book.with_holding(proposed_holding(request, contracts)))
         return exposure <= fraction * (capital - request.mark_loss(contracts))
 
-    if upper <= 0 or fits(upper):
-        return max(upper, 0)
-    low, high = 0, upper
+    top = int(Decimal(upper) / Decimal(request.step)) if upper > 0 else 0
+    if top <= 0 or fits(top):
+        return count_of(max(top, 0) * request.step)
+    low, high = 0, top
     while high - low > 1:
         middle = (low + high) // 2
         if fits(middle):
             low = middle
         else:
             high = middle
-    return low
+    return count_of(low * request.step)

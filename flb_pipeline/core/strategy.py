@@ -20,12 +20,13 @@ from flb_pipeline.core.execution import taker_limit
 from flb_pipeline.core.families import family_in_series
 from flb_pipeline.core.fees import FeeSchedule
 from flb_pipeline.core.grouping import ScanGroups
-from flb_pipeline.core.records import SIDES, MarketQuote, OrderBook, SeriesInfo, Side
+from flb_pipeline.core.records import SIDES, Count, MarketQuote, OrderBook, SeriesInfo, Side
 from flb_pipeline.core.sizing import (
     ExposureBook,
     ExposureCaps,
     Sizing,
     SizingRequest,
+    count_step,
     kelly_contracts,
     kelly_fraction,
     proposed_holding,
@@ -92,8 +93,8 @@ class Candidate:
     fee: Decimal
     edge: float
     kelly_fraction: float
-    kelly_contracts: int
-    contracts: int
+    kelly_contracts: Count
+    contracts: Count
     cost: Decimal
     binding_cap: str
     price_levels: PriceLevels = LINEAR
@@ -107,9 +108,9 @@ class Exclusion:
     reason: str
 
 
-def edge_after_fee(win_probability: float, price: Decimal, fee: Decimal, contracts: int) -> float:
+def edge_after_fee(win_probability: float, price: Decimal, fee: Decimal, contracts: Count) -> float:
     """q - price - fee/C: the expected profit per contract of buying `contracts` at `price`."""
-    return win_probability - float(price) - float(fee) / contracts
+    return win_probability - float(price) - float(fee) / float(contracts)
 
 
 def yes_mid(quote: MarketQuote) -> Decimal | None:
@@ -222,7 +223,10 @@ def _screen_side(
         return "below_min_favourite_price"
     assert context.yes_win_probability is not None and context.schedule is not None
     q = context.yes_win_probability if side == "yes" else 1 - context.yes_win_probability
-    contracts = kelly_contracts(q, price, context.schedule, capital, thresholds.kelly_fraction)
+    step = count_step(context.quote.fractional)
+    contracts = kelly_contracts(
+        q, price, context.schedule, capital, thresholds.kelly_fraction, step
+    )
     if contracts == 0:
         return "no_edge"
     edge = edge_after_fee(q, price, context.schedule.taker_fee(contracts, price), contracts)
@@ -231,7 +235,7 @@ def _screen_side(
     return Opportunity(context, side, price, q, edge)
 
 
-DepthMap = Mapping[tuple[str, Side], int]
+DepthMap = Mapping[tuple[str, Side], Count]
 
 
 def size_candidates(
@@ -304,7 +308,7 @@ def _accept(
         fee=sizing.fee,
         edge=edge,
         kelly_fraction=kelly_fraction(
-            request.win_probability, float(sizing.cost) / sizing.contracts
+            request.win_probability, float(sizing.cost) / float(sizing.contracts)
         ),
         kelly_contracts=sizing.kelly_contracts,
         contracts=sizing.contracts,
@@ -328,6 +332,7 @@ def _request(opportunity: Opportunity, depth: DepthMap | None) -> SizingRequest:
         schedule=context.schedule,
         depth=None if depth is None else depth.get((ticker, opportunity.side), 0),
         mark_price=context.quote.bid(opportunity.side),
+        step=count_step(context.quote.fractional),
     )
 
 

@@ -9,6 +9,7 @@ import pandas as pd
 
 from flb_pipeline.core.fees import FeeSchedule, schedule_for
 from flb_pipeline.core.grouping import ScanGroups
+from flb_pipeline.core.records import count_of
 from flb_pipeline.core.sizing import ExposureBook, Holding, order_cost
 from flb_pipeline.exchange.schema import series_ticker_of
 from flb_pipeline.store.ledger import open_holdings, resting_orders
@@ -32,7 +33,7 @@ def exposure_book(
             event_ticker=_text(row.event_ticker) or row.ticker,
             group_id=groups.of_holding(row.ticker, _text(row.event_ticker), _text(row.group_id)),
             side=row.side,
-            contracts=int(row.contracts),
+            contracts=count_of(row.contracts),
             cost=Decimal(row.cost),
         )
         for frame in frames
@@ -55,7 +56,7 @@ def _resting_as_holdings(
     resting["cost"] = [
         order_cost(
             schedule_for(schedules, series_ticker_of(row.event_ticker)),
-            int(row.remaining),
+            count_of(row.remaining),
             Decimal(row.limit_price),
         )
         for row in resting.itertuples()

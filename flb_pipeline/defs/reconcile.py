@@ -24,7 +24,7 @@ from flb_pipeline.core.ledger import (
     position_mismatches,
     with_fees,
 )
-from flb_pipeline.core.records import ExchangeOrder, Fill, MarketPosition, Settlement
+from flb_pipeline.core.records import ExchangeOrder, Fill, MarketPosition, Settlement, count_of
 from flb_pipeline.exchange.client import KalshiClient
 from flb_pipeline.exchange.errors import RequestRejected
 from flb_pipeline.exchange.schema import series_ticker_of
@@ -258,7 +258,7 @@ def _paper_settlements(client: KalshiClient, con: duckdb.DuckDBPyConnection) -> 
     for ticker, lots in open_lots.groupby("ticker"):
         status, result, close_time = statuses.get(str(ticker), ("", "", None))
         if status in ("settled", "finalized") and result and close_time is not None:
-            held = zip(lots["side"], lots["contracts"].astype(int), lots["cost"], strict=True)
+            held = zip(lots["side"], map(count_of, lots["contracts"]), lots["cost"], strict=True)
             settlements.append(paper_settlement(str(ticker), held, result, close_time))
     return settlements
 

@@ -15,6 +15,7 @@ import pyarrow as pa
 
 MONEY = pa.decimal128(18, 4)
 PRICE = pa.decimal128(10, 4)
+COUNT = pa.decimal128(18, 2)
 TIMESTAMP = pa.timestamp("us", tz="UTC")
 Conflict = Literal["error", "ignore", "replace"]
 _VERB = {"error": "INSERT", "ignore": "INSERT OR IGNORE", "replace": "INSERT OR REPLACE"}
@@ -38,6 +39,11 @@ def prices(values: Iterable[Decimal | None]) -> pa.Array:
 
 def money(values: Iterable[Decimal | None]) -> pa.Array:
     return pa.array(values, MONEY)
+
+
+def counts(values: Iterable[int | Decimal | None]) -> pa.Array:
+    """Contract counts, whole or in hundredths, exactly."""
+    return pa.array((None if v is None else Decimal(v) for v in values), COUNT)
 
 
 def timestamps(values: Iterable[datetime | None]) -> pa.Array:

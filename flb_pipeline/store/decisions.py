@@ -13,7 +13,15 @@ import pandas as pd
 
 from flb_pipeline.core.grouping import ScanGroups
 from flb_pipeline.core.strategy import Candidate, StrategyThresholds
-from flb_pipeline.store.bulk import append, exact_frame, money, prices, timestamps, transaction
+from flb_pipeline.store.bulk import (
+    append,
+    counts,
+    exact_frame,
+    money,
+    prices,
+    timestamps,
+    transaction,
+)
 
 
 def save_groups(
@@ -161,8 +169,8 @@ def _append_candidates(
             "fee": money(x.fee for x in c),
             "edge": [x.edge for x in c],
             "kelly_fraction": [x.kelly_fraction for x in c],
-            "kelly_contracts": [x.kelly_contracts for x in c],
-            "contracts": [x.contracts for x in c],
+            "kelly_contracts": counts(x.kelly_contracts for x in c),
+            "contracts": counts(x.contracts for x in c),
             "cost": money(x.cost for x in c),
             "binding_cap": [x.binding_cap for x in c],
             "model_id": [model_id] * len(c),

@@ -9,6 +9,7 @@ from typing import Any
 import duckdb
 
 from flb_pipeline.core.ledger import ClosedTrade
+from flb_pipeline.core.records import count_of
 from flb_pipeline.core.risk import STALE_BOOK
 
 
@@ -158,4 +159,4 @@ def closed_trades_between(
         """,
         [start, end, execution],
     ).fetchall()
-    return [ClosedTrade(*row) for row in rows]
+    return [ClosedTrade(*row[:8], count_of(row[8]), *row[9:]) for row in rows]

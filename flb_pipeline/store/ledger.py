@@ -13,8 +13,8 @@ import pandas as pd
 import pyarrow as pa
 
 from flb_pipeline.core.ledger import ClosedTrade, Lot, OrderContext
-from flb_pipeline.core.records import BookLevel, Fill, OrderBook, Settlement
-from flb_pipeline.store.bulk import append, exact_frame, money, prices, timestamps
+from flb_pipeline.core.records import BookLevel, Count, Fill, OrderBook, Settlement, count_of
+from flb_pipeline.store.bulk import append, counts, exact_frame, money, prices, timestamps
 
 PENDING, UNKNOWN = "pending", "unknown"
 DROPPED = "dropped"
@@ -33,7 +33,7 @@ class OrderRecord:
     event_ticker: str
     side: str
     action: str
-    contracts: int
+    contracts: Count
     limit_price: Decimal
     decision_price: Decimal
     win_probability: float
@@ -79,7 +79,7 @@ def update_order(
     status: str,
     at: datetime,
     order_id: str | None = None,
-    filled_contracts: int | None = None,
+    filled_contracts: Count | None = None,
     fees: Decimal | None = None,
     reject_code: str | None = None,
     reject_reason: str | None = None,
@@ -154,7 +154,7 @@ def save_order_books(
             "side": [r[1] for r in rows],
             "level": [r[2] for r in rows],
             "price": prices(r[3].price for r in rows),
-            "contracts": [r[3].contracts for r in rows],
+            "contracts": counts(r[3].contracts for r in rows),
             "fetched_at": timestamps([fetched_at] * len(rows)),
         },
         on_conflict="replace",
@@ -169,7 +169,7 @@ def load_asks(
         " ORDER BY level",
         [scan_id, ticker, side],
     ).fetchall()
-    return [BookLevel(price, contracts) for price, contracts in rows]
+    return [BookLevel(price, count_of(contracts)) for price, contracts in rows]
 
 
 def append_fills(con: duckdb.DuckDBPyConnection, fills: list[Fill], execution: str) -> int:
@@ -186,7 +186,7 @@ def append_fills(con: duckdb.DuckDBPyConnection, fills: list[Fill], execution: s
             "ticker": [f.ticker for f in fills],
             "side": [f.side for f in fills],
             "action": [f.action for f in fills],
-            "contracts": [f.contracts for f in fills],
+            "contracts": counts(f.contracts for f in fills),
             "price": prices(f.price for f in fills),
             "fee": money(f.fee for f in fills),
             "is_taker": [f.is_taker for f in fills],
@@ -219,7 +219,7 @@ def load_fills(
         " ORDER BY created_time, fill_id",
         [execution, list(tickers)],
     ).fetchall()
-    return [Fill(*row) for row in rows]
+    return [Fill(*row[:6], count_of(row[6]), *row[7:]) for row in rows]
 
 
 def latest_fill_time(con: duckdb.DuckDBPyConnection, execution: str) -> datetime | None:
@@ -241,8 +241,8 @@ def append_settlements(
             "execution": [execution] * len(s),
             "event_ticker": [x.event_ticker for x in s],
             "result": [x.result for x in s],
-            "yes_contracts": [x.yes_contracts for x in s],
-            "no_contracts": [x.no_contracts for x in s],
+            "yes_contracts": counts(x.yes_contracts for x in s),
+            "no_contracts": counts(x.no_contracts for x in s),
             "yes_total_cost": money(x.yes_total_cost for x in s),
             "no_total_cost": money(x.no_total_cost for x in s),
             "revenue": money(x.revenue for x in s),
@@ -263,7 +263,7 @@ def load_settlements(
         " ORDER BY settled_time, ticker",
         [execution, list(tickers)],
     ).fetchall()
-    return [Settlement(*row) for row in rows]
+    return [Settlement(*row[:3], count_of(row[3]), count_of(row[4]), *row[5:]) for row in rows]
 
 
 def latest_settlement_time(con: duckdb.DuckDBPyConnection, execution: str) -> datetime | None:
@@ -363,7 +363,7 @@ def replace_positions(
             "order_id": [lot.order_id for lot in lots],
             "ticker": [lot.ticker for lot in lots],
             "side": [lot.side for lot in lots],
-            "contracts": [lot.contracts for lot in lots],
+            "contracts": counts(lot.contracts for lot in lots),
             "cost": money(lot.cost for lot in lots),
             "fees": money(lot.fees for lot in lots),
             "opened_at": timestamps(lot.opened_at for lot in lots),
@@ -411,7 +411,7 @@ def _trade_columns(trades: list[ClosedTrade]) -> dict[str, object]:
         "side": [x.side for x in t],
         "entry_price": prices(x.entry_price for x in t),
         "decision_price": prices(x.decision_price for x in t),
-        "contracts": [x.contracts for x in t],
+        "contracts": counts(x.contracts for x in t),
         "cost": money(x.cost for x in t),
         "fees": money(x.fees for x in t),
         "slippage_bps": [x.slippage_bps for x in t],

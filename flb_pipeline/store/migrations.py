@@ -383,6 +383,22 @@ MIGRATIONS: tuple[Migration, ...] = (
         "candidates carry their market's price grid",
         "ALTER TABLE trade_candidates ADD COLUMN price_levels VARCHAR;",
     ),
+    Migration(
+        10,
+        "contract counts are fixed-point: hundredths where a market trades fractions",
+        """
+        ALTER TABLE orders ALTER COLUMN contracts TYPE DECIMAL(18, 2);
+        ALTER TABLE orders ALTER COLUMN filled_contracts TYPE DECIMAL(18, 2);
+        ALTER TABLE fills ALTER COLUMN contracts TYPE DECIMAL(18, 2);
+        ALTER TABLE settlements ALTER COLUMN yes_contracts TYPE DECIMAL(18, 2);
+        ALTER TABLE settlements ALTER COLUMN no_contracts TYPE DECIMAL(18, 2);
+        ALTER TABLE positions ALTER COLUMN contracts TYPE DECIMAL(18, 2);
+        ALTER TABLE closed_trades ALTER COLUMN contracts TYPE DECIMAL(18, 2);
+        ALTER TABLE trade_candidates ALTER COLUMN contracts TYPE DECIMAL(18, 2);
+        ALTER TABLE trade_candidates ALTER COLUMN kelly_contracts TYPE DECIMAL(18, 2);
+        ALTER TABLE order_books ALTER COLUMN contracts TYPE DECIMAL(18, 2);
+        """,
+    ),
 )
 
 

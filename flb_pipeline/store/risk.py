@@ -9,6 +9,7 @@ from typing import Any
 
 import duckdb
 
+from flb_pipeline.core.records import count_of
 from flb_pipeline.core.risk import RiskEvent, Verdict
 from flb_pipeline.store.bulk import append, timestamps
 
@@ -131,7 +132,7 @@ def fills_per_ordering_scan(
         """,
         [execution, since, since, limit],
     ).fetchall()
-    return [int(row[1]) for row in rows]
+    return [count_of(row[1]) for row in rows]
 
 
 def capital_at(con: duckdb.DuckDBPyConnection, moment: datetime, execution: str) -> Decimal | None:

@@ -207,3 +207,19 @@ def test_a_candidate_carries_its_market_grid_for_the_order_price():
         opportunities, ExposureBook(), CAPITAL, ExposureCaps(), THRESHOLDS
     )
     assert candidate.price == D("0.935") and candidate.price_levels == tapered
+
+
+def test_sizing_stays_in_whole_contracts_unless_the_market_trades_fractions():
+    whole_market, fractional_market = context(0.95), context(0.95, fractional=True)
+    (whole, *_), _, _ = size_candidates(
+        screen_market(whole_market, THRESHOLDS, CAPITAL, NOW)[0], ExposureBook(), CAPITAL,
+        ExposureCaps(), THRESHOLDS,
+    )  # fmt: skip
+    (fraction, *_), _, _ = size_candidates(
+        screen_market(fractional_market, THRESHOLDS, CAPITAL, NOW)[0], ExposureBook(), CAPITAL,
+        ExposureCaps(), THRESHOLDS,
+    )  # fmt: skip
+    assert isinstance(whole.contracts, int)
+    assert fraction.contracts == fraction.contracts.quantize(D("0.01"))
+    assert whole.contracts <= fraction.contracts < whole.contracts + 1
+    assert fraction.cost == fraction.contracts * fraction.price + fraction.fee

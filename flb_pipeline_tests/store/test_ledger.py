@@ -3,11 +3,14 @@
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
+from flb_pipeline.core.ledger import build_ledger
 from flb_pipeline.core.records import Fill, Settlement
 from flb_pipeline.store import Store
 from flb_pipeline.store.ledger import (
     append_fills,
     append_settlements,
+    load_fills,
+    load_settlements,
     markets_to_replay,
     record_closed_out_markets,
 )
@@ -52,3 +55,31 @@ def test_a_market_holding_a_position_is_never_recorded_closed_out(tmp_path):
         )
         assert record_closed_out_markets(con, PAPER, markets_to_replay(con, PAPER), T0) == 0
         assert [m.ticker for m in markets_to_replay(con, PAPER)] == ["A"]
+
+
+def test_fractional_counts_are_stored_exactly_and_settle_to_the_hundredth(tmp_path):
+    """0.30 + 0.45 contracts of a market that trades fractions, settled YES: the lot, the
+    payout and the P&L are exact; whole counts come back as ints."""
+    fills = [
+        Fill("f1", "o1", "c1", "F", "yes", "buy", Decimal("0.30"), Decimal("0.50"),
+             Decimal("0.01"), True, T0),
+        Fill("f2", "o1", "c1", "F", "yes", "buy", Decimal("0.45"), Decimal("0.50"),
+             Decimal("0.00"), True, T0 + timedelta(seconds=1)),
+        bought("w1", "W", 0),
+    ]  # fmt: skip
+    payout = Settlement(
+        "F", "E", "yes", Decimal("0.75"), 0, Decimal("0.375"), Decimal(0), Decimal("0.75"),
+        T0 + timedelta(hours=1),
+    )  # fmt: skip
+    with Store(tmp_path / "flb.duckdb").connect() as con:
+        append_fills(con, fills, PAPER)
+        append_settlements(con, [payout], PAPER)
+        stored = load_fills(con, PAPER, ["F", "W"])
+        (settlement,) = load_settlements(con, PAPER, ["F"])
+    counts = {f.fill_id: f.contracts for f in stored}
+    assert counts == {"f1": Decimal("0.30"), "f2": Decimal("0.45"), "w1": 10}
+    assert isinstance(counts["w1"], int) and settlement.yes_contracts == Decimal("0.75")
+    ledger = build_ledger(stored, {}, [settlement])
+    (trade,) = [t for t in ledger.closed_trades if t.ticker == "F"]
+    assert trade.contracts == Decimal("0.75") and trade.cost == Decimal("0.3750")
+    assert trade.gross_pnl == Decimal("0.3750") and trade.net_pnl == Decimal("0.3650")

@@ -22,9 +22,10 @@ import pandas as pd
 from flb_pipeline.core.execution import order_intent, paper_fills, paper_order_id
 from flb_pipeline.core.fees import FeeSchedule, schedule_for
 from flb_pipeline.core.modes import TradingMode
-from flb_pipeline.core.records import OrderIntent
+from flb_pipeline.core.records import OrderIntent, count_of
 from flb_pipeline.core.risk import entry_gate, order_gate
 from flb_pipeline.core.ticks import OffTick, PriceLevels
+from flb_pipeline.defs.metadata import count_metadata
 from flb_pipeline.defs.quality_checks import require_clean_scan
 from flb_pipeline.defs.reconcile import (
     EXCHANGE,
@@ -178,7 +179,7 @@ def _intent_or_drop(submission: Submission, candidate: pd.Series) -> OrderIntent
         if levels is None:
             raise OffTick(f"no supported price grid recorded ({candidate.price_levels!r})")
         return order_intent(
-            submission.scan_id, candidate.ticker, candidate.side, int(candidate.contracts),
+            submission.scan_id, candidate.ticker, candidate.side, count_of(candidate.contracts),
             Decimal(candidate.price), levels, style=trading.order_style,
             limit_slippage_cents=trading.limit_slippage_cents,
         )  # fmt: skip
@@ -258,8 +259,8 @@ def _paper_fill(
 def _order_metadata(
     submission: Submission, orders: pd.DataFrame
 ) -> dict[str, dg.MetadataValue | str]:
-    ordered = int(orders["contracts"].sum()) if not orders.empty else 0
-    filled = int(orders["filled_contracts"].sum()) if not orders.empty else 0
+    ordered = count_of(orders["contracts"].sum()) if not orders.empty else 0
+    filled = count_of(orders["filled_contracts"].sum()) if not orders.empty else 0
     return {
         "scan_id": submission.scan_id,
         "execution": submission.mode.execution,
@@ -267,8 +268,10 @@ def _order_metadata(
         "orders_already_recorded": dg.MetadataValue.int(submission.already_recorded),
         "rejected": dg.MetadataValue.json(submission.rejected),
         "dropped": dg.MetadataValue.json(submission.dropped),
-        "contracts_ordered": dg.MetadataValue.int(ordered),
-        "contracts_filled": dg.MetadataValue.int(filled),
-        "fill_rate": dg.MetadataValue.float(round(filled / ordered, 4) if ordered else 0.0),
+        "contracts_ordered": count_metadata(ordered),
+        "contracts_filled": count_metadata(filled),
+        "fill_rate": dg.MetadataValue.float(
+            round(float(filled) / float(ordered), 4) if ordered else 0.0
+        ),
         "orders": dg.MetadataValue.md(markdown_table(orders, ORDER_COLUMNS)),
     }

@@ -2,7 +2,9 @@
 
 import dagster as dg
 
+from flb_pipeline.core.records import count_of
 from flb_pipeline.defs.assets.execution import order_submissions
+from flb_pipeline.defs.metadata import count_metadata
 from flb_pipeline.defs.reconcile import reconcile
 from flb_pipeline.defs.resources import (
     ClockResource,
@@ -52,7 +54,7 @@ def positions(
         metadata={
             "execution": mode.execution,
             "open_lots": dg.MetadataValue.int(len(open_lots)),
-            "open_contracts": dg.MetadataValue.int(int(open_lots["contracts"].sum())),
+            "open_contracts": count_metadata(count_of(open_lots["contracts"].sum())),
             "open_cost": dg.MetadataValue.float(
                 float(open_lots["cost"].sum() + open_lots["fees"].sum())
             ),
