@@ -189,6 +189,22 @@ def schedule_at(
     return schedule
 
 
+@dataclass(frozen=True)
+class FeeBook:
+    """Every series' current fee model and the changes scheduled for them: what a fill in
+    a given market pays at a given moment."""
+
+    schedules: Mapping[str, FeeSchedule | None]
+    changes: Sequence[FeeChange] = ()
+
+    def at(
+        self, series_ticker: str, when: datetime, waiver_expires: datetime | None = None
+    ) -> FeeSchedule | None:
+        return schedule_at(
+            series_ticker, self.schedules.get(series_ticker), self.changes, when, waiver_expires
+        )
+
+
 def _priced(fee_type: str, multiplier: Decimal) -> FeeSchedule | None:
     try:
         return FeeSchedule(fee_type, multiplier)

@@ -18,7 +18,7 @@ import numpy as np
 from flb_pipeline.core.calibration import WinProbabilityModel
 from flb_pipeline.core.execution import taker_limit
 from flb_pipeline.core.families import family_in_series
-from flb_pipeline.core.fees import FeeSchedule
+from flb_pipeline.core.fees import FeeBook, FeeSchedule
 from flb_pipeline.core.grouping import ScanGroups
 from flb_pipeline.core.records import SIDES, Count, MarketQuote, OrderBook, SeriesInfo, Side
 from flb_pipeline.core.sizing import (
@@ -123,11 +123,13 @@ def market_contexts(
     quotes: Sequence[MarketQuote],
     groups: ScanGroups,
     series: Mapping[str, SeriesInfo],
-    schedules: Mapping[str, FeeSchedule | None],
+    fees: FeeBook,
     model: WinProbabilityModel,
+    now: datetime,
 ) -> list[MarketContext]:
-    """Each quote with its family, group, fee schedule and calibrated YES probability; the
-    model is applied to the whole scan at once."""
+    """Each quote with its family, group, the fee schedule a fill pays now (scheduled
+    changes and the market's fee waiver applied) and calibrated YES probability; the model
+    is applied to the whole scan at once."""
     families = [family_in_series(q.category, series.get(q.series_ticker)) for q in quotes]
     mids = [yes_mid(q) for q in quotes]
     prices = np.array([float(m) if m is not None else 0.5 for m in mids])
@@ -137,7 +139,7 @@ def market_contexts(
             quote=quote,
             family=family,
             group_id=groups.of_market(quote.ticker, quote.event_ticker),
-            schedule=schedules.get(quote.series_ticker),
+            schedule=fees.at(quote.series_ticker, now, quote.fee_waiver_expires),
             yes_win_probability=None if mid is None or np.isnan(q) else float(q),
             tradeable=mid is not None and bool(ok),
         )

@@ -2,14 +2,17 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-from flb_pipeline.core.fees import FeeSchedule
-from flb_pipeline.core.records import MarketQuote
+from flb_pipeline.core.calibration import CalibrationPrior, WinProbabilityModel, cold_start_fit
+from flb_pipeline.core.fees import FeeBook, FeeChange, FeeSchedule
+from flb_pipeline.core.grouping import ScanGroups
+from flb_pipeline.core.records import MarketQuote, SeriesInfo
 from flb_pipeline.core.sizing import ExposureBook, ExposureCaps, Holding
 from flb_pipeline.core.strategy import (
     MarketContext,
     StrategyThresholds,
     edge_after_fee,
     exclusion_counts,
+    market_contexts,
     screen_market,
     size_candidates,
 )
@@ -223,3 +226,23 @@ def test_sizing_stays_in_whole_contracts_unless_the_market_trades_fractions():
     assert fraction.contracts == fraction.contracts.quantize(D("0.01"))
     assert whole.contracts <= fraction.contracts < whole.contracts + 1
     assert fraction.cost == fraction.contracts * fraction.price + fraction.fee
+
+
+def test_a_market_pays_the_fee_in_force_now_waivers_and_scheduled_changes_included():
+    model = WinProbabilityModel(
+        "m", cold_start_fit(CalibrationPrior(0.02, 1.09, 0.25, 0.15, 0.25)), None, 300.0
+    )
+    quotes = [
+        quote("A", series_ticker="S", fee_waiver_expires=NOW + timedelta(hours=1)),
+        quote("B", series_ticker="S"),
+        quote("C", series_ticker="S2"),
+    ]
+    changes = [FeeChange("S2", "quadratic_with_maker_fees", D(2), NOW - timedelta(minutes=1))]
+    fees = FeeBook({"S": FeeSchedule(), "S2": FeeSchedule()}, changes)
+    series = {"S": SeriesInfo("S", "", "", "quadratic", D(1))}
+    contexts = market_contexts(quotes, ScanGroups({}, {}), series, fees, model, NOW)
+    assert [c.schedule for c in contexts] == [
+        FeeSchedule(waived=True),
+        FeeSchedule(),
+        FeeSchedule("quadratic_with_maker_fees", D(2)),
+    ]

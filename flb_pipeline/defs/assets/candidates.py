@@ -15,7 +15,7 @@ import duckdb
 import pandas as pd
 
 from flb_pipeline.core.calibration import WinProbabilityModel
-from flb_pipeline.core.fees import schedules_of
+from flb_pipeline.core.fees import FeeBook, schedules_of
 from flb_pipeline.core.modes import TradingMode
 from flb_pipeline.core.records import Side
 from flb_pipeline.core.strategy import (
@@ -146,7 +146,7 @@ def _decide(
     groups = load_groups(con, cycle.scan_id)
     series = load_series(con)
     schedules = schedules_of(series)
-    contexts = market_contexts(quotes, groups, series, schedules, cycle.model)
+    contexts = market_contexts(quotes, groups, series, FeeBook(schedules), cycle.model, cycle.now)
     screening = screen_scan(
         contexts, cycle.thresholds, cycle.capital, cycle.now, cycle.trading.max_orders_per_cycle
     )
