@@ -2,6 +2,7 @@
 
 import dagster as dg
 
+from flb_pipeline.defs.alerts import ALERT_SENSORS, AlertsResource
 from flb_pipeline.defs.assets.candidates import trade_candidates
 from flb_pipeline.defs.assets.decisions import correlation_groups, strategy_thresholds
 from flb_pipeline.defs.assets.execution import order_submissions
@@ -33,6 +34,7 @@ def build_definitions(
     risk: RiskResource | None = None,
     trading: TradingResource | None = None,
     reports: ReportsResource | None = None,
+    alerts: AlertsResource | None = None,
 ) -> dg.Definitions:
     """Definitions wired to one deployment's settings; tests may hand in tuned resources."""
     exchange = exchange or ExchangeResource(
@@ -55,7 +57,7 @@ def build_definitions(
         asset_checks=[*SNAPSHOT_CHECKS, *RISK_CHECKS],
         jobs=JOBS,
         schedules=SCHEDULES,
-        sensors=SENSORS,
+        sensors=[*SENSORS, *ALERT_SENSORS],
         resources={
             "store": store or StoreResource(db_path=settings.db_path),
             "exchange": exchange,
@@ -64,6 +66,7 @@ def build_definitions(
             "trading": trading or TradingResource(),
             "reports": reports
             or ReportsResource(exports_dir=settings.exports_dir, reports_dir=settings.reports_dir),
+            "alerts": alerts or AlertsResource(webhook_url=settings.alert_webhook_url),
         },
         executor=dg.in_process_executor,
     )

@@ -29,6 +29,8 @@ class Settings:
     execution: str | None = None
     sim_port: int = DEFAULT_SIM_PORT
     cli_lock_wait_s: float = DEFAULT_CLI_LOCK_WAIT_S
+    alert_webhook_url: str | None = None
+    """Where alert lines are also POSTed as JSON (FLB_ALERT_WEBHOOK_URL)."""
 
     @property
     def exports_dir(self) -> str:
@@ -48,6 +50,7 @@ class Settings:
             execution=env.get("FLB_EXECUTION") or None,
             sim_port=_port(env, "FLB_SIM_PORT", DEFAULT_SIM_PORT),
             cli_lock_wait_s=_seconds(env, "FLB_CLI_LOCK_WAIT_S", DEFAULT_CLI_LOCK_WAIT_S),
+            alert_webhook_url=env.get("FLB_ALERT_WEBHOOK_URL") or None,
         )
 
 

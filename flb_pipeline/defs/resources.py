@@ -42,22 +42,25 @@ class StoreResource(dg.ConfigurableResource):
     db_path: str = DEFAULT_DB_PATH
     lock_timeout_s: float = 30.0
 
-    def store(self) -> Store:
+    def store(self, lock_timeout_s: float | None = None) -> Store:
+        """The store; `lock_timeout_s` shortens the wait for a caller that would rather come
+        back later (a sensor tick) than queue behind a run."""
         return Store(
             self.db_path,
-            lock_timeout_s=self.lock_timeout_s,
+            lock_timeout_s=self.lock_timeout_s if lock_timeout_s is None else lock_timeout_s,
             create_directory=creates_data_directory(self.db_path),
         )
 
     @contextmanager
     def yield_for_execution(self, context: dg.InitResourceContext) -> Iterator["StoreResource"]:
-        """Hold the database for the run, except in the manual-control jobs: a halt must
-        never queue behind a lock. A store that cannot be opened fails the run before any
-        step starts, with its one-line reason. The run's worker is recorded first, so a worker
-        that dies holding the DuckDB pool slot can be reaped (`defs.runs`)."""
+        """Hold the database for the run, except in the manual-control jobs (a halt must
+        never queue behind a lock) and outside runs (a sensor tick connects briefly instead).
+        A store that cannot be opened fails the run before any step starts, with its one-line
+        reason. The run's worker is recorded first, so a worker that dies holding the DuckDB
+        pool slot can be reaped (`defs.runs`)."""
         if context.run is not None and context.instance is not None:
             tag_run_worker(context.instance, context.run.run_id)
-        if context.run is not None and context.run.job_name in CONTROL_JOBS:
+        if context.run is None or context.run.job_name in CONTROL_JOBS:
             yield self
             return
         with ExitStack() as held:

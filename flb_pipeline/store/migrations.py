@@ -399,6 +399,21 @@ MIGRATIONS: tuple[Migration, ...] = (
         ALTER TABLE order_books ALTER COLUMN contracts TYPE DECIMAL(18, 2);
         """,
     ),
+    Migration(
+        12,
+        "alerts sent, so a failure alerts once per reason",
+        """
+        CREATE TABLE alerts (
+            alerted_at TIMESTAMPTZ NOT NULL,
+            kind VARCHAR NOT NULL,
+            key VARCHAR NOT NULL,
+            reason VARCHAR NOT NULL,
+            message VARCHAR NOT NULL,
+            run_id VARCHAR,
+            run_created_ts DOUBLE
+        );
+        """,
+    ),
 )
 
 

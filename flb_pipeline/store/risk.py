@@ -45,6 +45,16 @@ def risk_events(con: duckdb.DuckDBPyConnection) -> list[RiskEvent]:
     return [RiskEvent(*row) for row in rows]
 
 
+def risk_events_after(con: duckdb.DuckDBPyConnection, position: int) -> list[tuple[int, RiskEvent]]:
+    """(position, event) of the events recorded after `position` (a rowid), in order."""
+    rows = con.execute(
+        "SELECT rowid, event_ts, check_name, kind, paused_until, reason FROM risk_events"
+        " WHERE rowid > ? ORDER BY rowid",
+        [position],
+    ).fetchall()
+    return [(row[0], RiskEvent(*row[1:])) for row in rows]
+
+
 def save_verdicts(
     con: duckdb.DuckDBPyConnection,
     scan_id: str,
