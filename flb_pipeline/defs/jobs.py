@@ -10,6 +10,7 @@ from flb_pipeline.defs.assets.model import win_probability_model
 from flb_pipeline.defs.assets.portfolio import closed_trades, positions
 from flb_pipeline.defs.assets.summary import daily_metrics_summary
 from flb_pipeline.defs.control import halt_job, resume_job
+from flb_pipeline.defs.retention import retention_job
 
 MAX_RUNTIME_TAG = "dagster/max_runtime_seconds"
 TRADING_MAX_RUNTIME_S = 600
@@ -73,4 +74,5 @@ JOBS = [
     daily_summary_job,
     halt_job,
     resume_job,
+    retention_job,
 ]

@@ -13,6 +13,7 @@ from flb_pipeline.defs.jobs import (
     reconcile_job,
     snapshot_job,
 )
+from flb_pipeline.defs.retention import retention_job_schedule
 
 history_job_schedule = dg.ScheduleDefinition(
     name="history_job_schedule",
@@ -62,6 +63,7 @@ def daily_summary_job_schedule(context: dg.ScheduleEvaluationContext) -> dg.RunR
 
 
 SCHEDULES = [
+    retention_job_schedule,
     history_job_schedule,
     snapshot_job_schedule,
     calibration_job_schedule,

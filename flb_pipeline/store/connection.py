@@ -55,6 +55,11 @@ class Store:
         """Where the manual halt flag of this database lives (see `store.halt`)."""
         return self.path.parent / "HALT.json"
 
+    @property
+    def archive_dir(self) -> Path:
+        """Where scans older than the retention window go (see `store.archive`)."""
+        return self.path.parent / "archive"
+
     @contextmanager
     def connect(self) -> Iterator[duckdb.DuckDBPyConnection]:
         """A connection for one unit of work, in autocommit: each statement lands on its own,
