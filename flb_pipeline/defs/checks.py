@@ -249,7 +249,10 @@ def risk_checks(
         scan_id, context.run.run_id, store, clock.now(), risk.limits()
     ):
         if not verdict.passed:
-            context.log.error(f"{verdict.check} blocks trading: {verdict.reason}")
+            context.log.error(
+                f"{verdict.check} blocks trading: {verdict.reason}",
+                extra={"scan_id": scan_id, "check": verdict.check},
+            )
         yield dg.AssetCheckResult(
             check_name=verdict.check,
             asset_key=trade_candidates.key,

@@ -126,7 +126,7 @@ def require_clean_scan(
     problem = scan_gate(quality_results(con, scan_id), QUALITY_CHECKS)
     if problem:
         message = f"refusing to trade on scan {scan_id}: {problem}"
-        context.log.error(message)
+        context.log.error(message, extra={"scan_id": scan_id})
         raise dg.Failure(description=message)
 
 

@@ -121,7 +121,7 @@ def order_submissions(
         for candidate in candidates_frame(con, scan_id).itertuples():
             _submit(submission, candidate)
         for ticker, why in submission.dropped.items():
-            context.log.warning(f"order on {ticker} dropped: {why}")
+            context.log.warning(f"order on {ticker} dropped: {why}", extra={"scan_id": scan_id})
         if mode.execution == EXCHANGE:
             since = int((started - timedelta(minutes=1)).timestamp())
             append_fills(con, exchange_fills(client, con, min_ts=since), EXCHANGE)
