@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 from flb_pipeline.core.calendar import TRADING_TIMEZONE, next_trading_day
+from flb_pipeline.core.records import ExchangeState, MaintenanceWindow
 from flb_pipeline.core.sizing import ExposureCaps
 
 DAILY_LOSS = "daily_loss"
@@ -26,6 +27,7 @@ STALE_BOOK = "stale_book"
 NO_FILLS = "no_fills"
 CORRELATION_BREACH = "correlation_breach"
 EXPOSURE_LIMITS = "exposure_limits"
+EXCHANGE_PAUSE = "exchange_pause"
 KILL_SWITCHES = (
     DAILY_LOSS,
     LOSS_STREAK,
@@ -57,6 +59,8 @@ class RiskLimits:
     error_window: timedelta = timedelta(minutes=60)
     max_quote_age: timedelta = timedelta(seconds=30)
     no_fill_scans: int = 20
+    pause_lead: timedelta = timedelta(minutes=2)
+    """How long before a maintenance window new entries stop."""
     position_fraction: Decimal = ExposureCaps.position_fraction
     group_fraction: Decimal = ExposureCaps.group_fraction
     total_fraction: Decimal = ExposureCaps.total_fraction
@@ -285,6 +289,28 @@ def error_burst(api_errors_in_window: int | None, limits: RiskLimits) -> Verdict
     passed = api_errors_in_window <= limits.max_api_errors
     reason = f"{api_errors_in_window} API calls failed after retries in the last {minutes:.0f} min"
     return Verdict(ERROR_BURST, passed, api_errors_in_window, limits.max_api_errors, None, reason)
+
+
+def exchange_pause(
+    state: ExchangeState | None,
+    windows: Sequence[MaintenanceWindow],
+    now: datetime,
+    limits: RiskLimits,
+) -> Verdict:
+    """New entries only while the exchange takes orders, and not in (or just before) a
+    scheduled maintenance window: an order sent into a pause is refused or cancelled."""
+    if state is None:
+        return cannot_evaluate(EXCHANGE_PAUSE, "the exchange's status was not read this cycle")
+    if not state.exchange_active or not state.trading_active:
+        resume = f" until {state.resumes_at.isoformat()}" if state.resumes_at else ""
+        return Verdict(EXCHANGE_PAUSE, False, 1, None, state.resumes_at,
+                       f"trading is paused on the exchange{resume}")  # fmt: skip
+    ahead = now + limits.pause_lead
+    for window in windows:
+        if window.start <= ahead and now < window.end:
+            reason = f"maintenance {window.start.isoformat()} to {window.end.isoformat()}"
+            return Verdict(EXCHANGE_PAUSE, False, 1, None, window.end, reason)
+    return Verdict(EXCHANGE_PAUSE, True, 0, None, None, "the exchange is taking orders")
 
 
 def stale_book(oldest_used_quote: datetime | None, now: datetime, limits: RiskLimits) -> Verdict:

@@ -2,6 +2,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from flb_pipeline.core import risk
+from flb_pipeline.core.records import ExchangeState, MaintenanceWindow
 from flb_pipeline.core.risk import RiskEvent, RiskLimits
 
 D = Decimal
@@ -189,3 +190,17 @@ def test_exposure_limits_reports_the_figure_that_failed():
     assert not position.passed and (position.value, position.threshold) == (0.0501, 0.05)
     total = risk.exposure_limits(D(2500), {"t": D(501)}, D(10_000), LIMITS)
     assert (total.value, total.threshold) == (0.25, 0.2)
+
+
+def test_exchange_pause_blocks_entries_in_and_just_before_maintenance():
+    open_exchange = ExchangeState(exchange_active=True, trading_active=True)
+    thursday = MaintenanceWindow(NOW + timedelta(minutes=1), NOW + timedelta(hours=2))
+    assert risk.exchange_pause(open_exchange, [], NOW, LIMITS).passed
+    soon = risk.exchange_pause(open_exchange, [thursday], NOW, LIMITS)
+    assert not soon.passed and soon.paused_until == thursday.end
+    later = MaintenanceWindow(NOW + timedelta(hours=1), NOW + timedelta(hours=2))
+    assert risk.exchange_pause(open_exchange, [later], NOW, LIMITS).passed
+    paused = ExchangeState(True, False, NOW + timedelta(minutes=30))
+    verdict = risk.exchange_pause(paused, [], NOW, LIMITS)
+    assert not verdict.passed and "paused on the exchange until" in verdict.reason
+    assert not risk.exchange_pause(None, [], NOW, LIMITS).passed
