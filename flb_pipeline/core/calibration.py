@@ -35,9 +35,10 @@ import io
 from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import pairwise
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import pandas as pd
 from scipy.optimize import minimize
 from scipy.special import expit, logit
 
@@ -356,7 +357,7 @@ class CalibrationFit:
 
 
 @dataclass(frozen=True, slots=True, eq=False)
-class _Design:
+class Design:
     """Training or test points as the linear predictor sees them: logit price, outcome and the
     codes of horizon bucket, family (F = a family the fit never saw) and event."""
 
@@ -443,34 +444,28 @@ def _split(
     )
 
 
-def factorize(labels: np.ndarray) -> tuple[list[str], np.ndarray]:
-    """Sorted distinct labels and each row's index into them.
-
-    A dict lookup per row is several times faster than `np.unique` on object arrays of strings.
-    """
-    distinct = sorted(set(labels.tolist()))
-    index_of = {label: i for i, label in enumerate(distinct)}
-    codes = np.fromiter(map(index_of.__getitem__, labels), dtype=np.intp, count=len(labels))
-    return distinct, codes
+def factorize(labels: np.ndarray) -> tuple[list[Any], np.ndarray]:
+    """Sorted distinct labels and each row's index into them (pandas' hash table: several
+    times faster than `np.unique` on object arrays of strings)."""
+    codes, distinct = pd.factorize(np.asarray(labels, dtype=object), sort=True)
+    return distinct.tolist(), codes.astype(np.intp)
 
 
-def codes_in(labels: np.ndarray, known: Sequence[str]) -> np.ndarray:
+def codes_in(labels: np.ndarray, known: Sequence[Any]) -> np.ndarray:
     """Each label's index in `known`; `len(known)` for a label not in it."""
-    index_of = {label: i for i, label in enumerate(known)}
-    missing = len(known)
-    return np.fromiter(
-        (index_of.get(label, missing) for label in labels.tolist()),
-        dtype=np.intp,
-        count=len(labels),
-    )
+    codes = pd.Index(list(known), dtype=object).get_indexer(np.asarray(labels, dtype=object))
+    return np.where(codes < 0, len(known), codes).astype(np.intp)
 
 
 @dataclass(frozen=True, slots=True, eq=False)
 class _Prior:
-    """The Gaussian prior as `0.5 (theta − centre)' precision (theta − centre)`."""
+    """The Gaussian prior as `0.5 (theta − centre)' precision (theta − centre)`; `belief` is
+    its precision without the family-mean constraint, which only defines what `a` and `b_h`
+    mean (it is no evidence, so it must not widen the standard errors)."""
 
     centre: np.ndarray
     precision: np.ndarray
+    belief: np.ndarray
 
     def penalty(self, theta: np.ndarray) -> tuple[float, np.ndarray]:
         gradient = self.precision @ (theta - self.centre)
@@ -494,14 +489,15 @@ def _prior(prior: CalibrationPrior, n_horizons: int, family_share: np.ndarray) -
     slopes = slice(1, 1 + n_horizons)
     step = np.diff(np.eye(n_horizons), axis=0)
     precision[slopes, slopes] += step.T @ step / prior.horizon_step_sd**2
+    belief = precision.copy()
     for start in (1 + n_horizons, 1 + n_horizons + n_families):
         block = slice(start, start + n_families)
         precision[block, block] += np.outer(family_share, family_share) / prior.family_mean_sd**2
-    return _Prior(centre, precision)
+    return _Prior(centre, precision, belief)
 
 
 def _neg_log_posterior(
-    theta: np.ndarray, design: _Design, prior: _Prior
+    theta: np.ndarray, design: Design, prior: _Prior
 ) -> tuple[float, np.ndarray]:
     """Negative log posterior per training point and its analytic gradient.
 
@@ -518,9 +514,9 @@ def _neg_log_posterior(
 
 def training_design(
     sample: CalibrationSample, horizons: HorizonBuckets, families: Sequence[str]
-) -> _Design:
+) -> Design:
     events, event_code = factorize(sample.event)
-    return _Design(
+    return Design(
         x=logit(np.clip(sample.price, PROBABILITY_FLOOR, 1 - PROBABILITY_FLOOR)),
         outcome=sample.outcome.astype(float),
         horizon=horizons.index(sample.seconds_to_close),
@@ -570,7 +566,7 @@ def fit_calibration(
         horizon_slopes=tuple(slopes.tolist()),
         family_offsets=dict(zip(families, offsets.tolist(), strict=True)),
         family_slopes=dict(zip(families, family_slopes.tolist(), strict=True)),
-        covariance=_as_rows(clustered_covariance(theta, design, gaussian.precision)),
+        covariance=_as_rows(clustered_covariance(theta, design, gaussian)),
         n_train=len(train),
         n_events=design.n_events,
         horizon_points=tuple(np.bincount(design.horizon, minlength=horizons.count).tolist()),
@@ -580,28 +576,27 @@ def fit_calibration(
     )
 
 
-def _log_likelihood(design: _Design, theta: np.ndarray) -> float:
+def _log_likelihood(design: Design, theta: np.ndarray) -> float:
     eta = design.linear_predictor(theta)
     return float(np.sum(design.outcome * eta - np.logaddexp(0.0, eta)))
 
 
-def clustered_covariance(theta: np.ndarray, design: _Design, precision: np.ndarray) -> np.ndarray:
+def clustered_covariance(theta: np.ndarray, design: Design, prior: _Prior) -> np.ndarray:
     """Sandwich covariance of the MAP estimate, clustered by event.
 
     Bread: the Hessian of the negative log posterior at the fit. Meat: the sum over events of
     the outer product of each event's summed scores (with the G/(G−1) small-sample factor),
-    plus the prior precision, which counts the prior as one more, independent, observation:
+    plus the prior's precision, which counts the prior as one more, independent, observation:
     with independent points this is the posterior covariance, with no data it is the prior's,
     and points of one event that move together inflate it as they should.
     """
-    eta = design.linear_predictor(theta)
-    q = expit(eta)
-    bread = design.hessian(q * (1 - q)) + precision
+    q = expit(design.linear_predictor(theta))
+    bread = design.hessian(q * (1 - q)) + prior.precision
     scores = design.event_scores(q - design.outcome)
     clusters = design.n_events
     meat = scores.T @ scores * (clusters / (clusters - 1) if clusters > 1 else 1.0)
     inverse = np.linalg.inv(bread)
-    covariance = inverse @ (meat + precision) @ inverse
+    covariance = inverse @ (meat + prior.belief) @ inverse
     return (covariance + covariance.T) / 2
 
 
@@ -621,7 +616,7 @@ def cold_start_fit(
         horizon_slopes=(prior.slope,) * horizons.count,
         family_offsets={},
         family_slopes={},
-        covariance=_as_rows(np.linalg.inv(gaussian.precision)),
+        covariance=_as_rows(np.linalg.inv(gaussian.belief)),
         n_train=0,
         n_events=0,
         horizon_points=(0,) * horizons.count,
@@ -640,7 +635,7 @@ def prediction_design(
     family: np.ndarray,
     seconds_to_close: np.ndarray,
     event: np.ndarray | None = None,
-) -> _Design:
+) -> Design:
     """Points as the fitted model sees them: a family it never saw gets the pooled model."""
     prices = np.clip(np.asarray(yes_price, dtype=float), PROBABILITY_FLOOR, 1 - PROBABILITY_FLOOR)
     families = np.asarray(family, dtype=object)
@@ -648,7 +643,7 @@ def prediction_design(
         events, event_code = [None], np.zeros(len(prices), dtype=np.intp)
     else:
         events, event_code = factorize(np.asarray(event, dtype=object))
-    return _Design(
+    return Design(
         x=logit(prices),
         outcome=np.zeros(len(prices)),
         horizon=fit.horizons.index(seconds_to_close),

@@ -34,6 +34,7 @@ from flb_pipeline.core.calibration import (
     PROBABILITY_FLOOR,
     CalibrationFit,
     CalibrationSample,
+    Design,
     factorize,
     prediction_design,
     require_clean,
@@ -195,7 +196,7 @@ def bucket_index(yes_price: float | np.ndarray) -> np.ndarray:
 
 @dataclass(frozen=True, slots=True, eq=False)
 class _Scored:
-    """Held-out points with everything the report needs, row-aligned."""
+    """Held-out points with everything the report needs, row-aligned (events as codes)."""
 
     price: np.ndarray
     outcome: np.ndarray
@@ -243,9 +244,9 @@ def fee_per_contract(asks: np.ndarray, contracts: int, schedule: FeeSchedule) ->
 
 def _score(
     fit: CalibrationFit, test: CalibrationSample, rules: GateRules, schedule: FeeSchedule
-) -> tuple[_Scored, np.ndarray, np.ndarray]:
+) -> tuple[_Scored, np.ndarray, np.ndarray, Design]:
     """Model predictions, loss differences and edges per held-out point, plus each point's
-    favourite side (+1 YES, −1 NO) and price bucket."""
+    favourite side (+1 YES, −1 NO), price bucket and design."""
     design = prediction_design(fit, test.price, test.family, test.seconds_to_close)
     model = expit(design.linear_predictor(fit.theta))
     outcome = test.outcome.astype(float)
@@ -255,16 +256,17 @@ def _score(
     ask = np.where(yes, test.yes_ask, 1 - test.yes_bid)
     fee = fee_per_contract(ask, rules.edge_contracts, schedule)
     won = np.where(yes, outcome, 1 - outcome)
+    _, event_code = factorize(test.event)
     scored = _Scored(
         price=test.price,
         outcome=outcome,
         model=model,
-        event=test.event,
+        event=event_code,
         loss_difference=(test.price - outcome) ** 2 - (model - outcome) ** 2,
         model_edge=np.where(yes, model, 1 - model) - ask - fee,
         realised_edge=won - ask - fee,
     )
-    return scored, sign, bucket
+    return scored, sign, bucket, design
 
 
 def evaluate_calibration(
@@ -279,8 +281,7 @@ def evaluate_calibration(
     so reports line up version to version."""
     require_clean(test)
     rules = rules or GateRules()
-    scored, sign, bucket = _score(fit, test, rules, schedule or FeeSchedule())
-    horizon = fit.horizons.index(test.seconds_to_close)
+    scored, sign, bucket, design = _score(fit, test, rules, schedule or FeeSchedule())
     labels = fit.horizons.labels()
     has_data = len(test) > 0
     return CalibrationReport(
@@ -295,8 +296,8 @@ def evaluate_calibration(
         fdr=rules.fdr,
         reliability=[_reliability_bucket(k, scored.take(bucket == k)) for k in range(BUCKET_COUNT)],
         families=_slices(scored, test.family),
-        horizons=_slices(scored, np.array(labels, dtype=object)[horizon]),
-        cells=_cells(fit, test, scored, sign, bucket, horizon, rules),
+        horizons=_slices(scored, np.array(labels, dtype=object)[design.horizon]),
+        cells=_cells(fit, test, design, scored, sign, bucket, rules),
     )
 
 
@@ -341,11 +342,10 @@ class _ClusteredMean:
 
 
 def clustered_mean(values: np.ndarray, clusters: np.ndarray) -> _ClusteredMean:
-    """Intercept-only OLS with covariance clustered by `clusters` and t(G − 1) inference; a
-    mean without sampling variation (all values equal) is no evidence, so p = 1."""
-    _, groups = factorize(np.asarray(clusters, dtype=object))
+    """Intercept-only OLS with covariance clustered by `clusters` (integer codes) and t(G − 1)
+    inference; a mean without sampling variation (all values equal) is no evidence, so p = 1."""
     result = sm.OLS(values, np.ones((len(values), 1))).fit(
-        cov_type="cluster", cov_kwds={"groups": groups}, use_t=True
+        cov_type="cluster", cov_kwds={"groups": clusters}, use_t=True
     )
     se = float(result.bse[0])
     if not (np.isfinite(se) and se > 0):
@@ -360,17 +360,17 @@ def clustered_mean(values: np.ndarray, clusters: np.ndarray) -> _ClusteredMean:
 def _cells(
     fit: CalibrationFit,
     test: CalibrationSample,
+    design: Design,
     scored: _Scored,
     sign: np.ndarray,
     bucket: np.ndarray,
-    horizon: np.ndarray,
     rules: GateRules,
 ) -> list[EdgeCell]:
     families, family_code = factorize(test.family)
     n_horizons = fit.horizons.count
-    cell_id = (bucket * n_horizons + horizon) * max(len(families), 1) + family_code
+    cell_id = (bucket * n_horizons + design.horizon) * max(len(families), 1) + family_code
     ids, cell_of_point = np.unique(cell_id, return_inverse=True)
-    edge_se = _model_edge_se(fit, test, scored, sign, cell_of_point, len(ids))
+    edge_se = _model_edge_se(fit, design, scored, sign, cell_of_point, len(ids))
     order = np.argsort(cell_of_point, kind="stable")
     starts = np.searchsorted(cell_of_point[order], np.arange(len(ids) + 1))
     drafts = [
@@ -390,7 +390,7 @@ def _cells(
 
 def _model_edge_se(
     fit: CalibrationFit,
-    test: CalibrationSample,
+    design: Design,
     scored: _Scored,
     sign: np.ndarray,
     cell: np.ndarray,
@@ -398,7 +398,6 @@ def _model_edge_se(
 ) -> np.ndarray:
     """Standard error of each cell's mean model edge from the fit's clustered covariance: the
     edge moves with the parameters through q, d(mean edge)/dθ = mean(±q(1−q)·∂η/∂θ)."""
-    design = prediction_design(fit, test.price, test.family, test.seconds_to_close)
     weight = sign * scored.model * (1 - scored.model)
     columns = []
     for code, size, value in design.blocks():

@@ -324,19 +324,25 @@ def _edge_table(report: CalibrationReport) -> dg.MetadataValue:
 
 
 def edge_summary(report: CalibrationReport) -> str:
-    """Where the model finds edge and where not, in one or two lines for people."""
+    """Where the model finds edge and where not, in two lines for people."""
     tradeable = sorted(report.tradeable_cells(), key=lambda c: -c.model_edge)
+    shown = ", ".join(
+        f"{_cell_label(report, c)} ({c.model_edge * 100:+.1f}¢ model,"
+        f" {c.realised_edge * 100:+.1f}¢ realised)"
+        for c in tradeable[:6]
+    )
+    more = f" and {len(tradeable) - 6} more" if len(tradeable) > 6 else ""
+    found = f"edge in {shown}{more}" if tradeable else "no edge anywhere: nothing is tradeable"
+    control = (
+        "false-discovery control OFF (fdr 1): edge shown, not proven"
+        if report.fdr >= 1
+        else f"improvement tested at fdr {report.fdr:g}"
+    )
     reasons = Counter(c.reason for c in report.cells if not c.tradeable)
-    found = (
-        "edge in " + ", ".join(
-            f"{_cell_label(report, c)} ({c.model_edge * 100:+.1f}¢ model, "
-            f"{c.realised_edge * 100:+.1f}¢ realised)" for c in tradeable[:6]
-        ) + (f" and {len(tradeable) - 6} more" if len(tradeable) > 6 else "")
-        if tradeable else "no edge anywhere: nothing is tradeable"
-    )  # fmt: skip
     elsewhere = ", ".join(f"{n} {reason.replace('_', ' ')}" for reason, n in reasons.most_common())
     return (
-        f"{found}\nnot tradeable: {len(report.cells) - len(tradeable)} cells ({elsewhere or '-'})"
+        f"{found} ({control})\n"
+        f"not tradeable: {len(report.cells) - len(tradeable)} cells ({elsewhere or '-'})"
     )
 
 
