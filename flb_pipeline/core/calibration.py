@@ -453,8 +453,10 @@ def factorize(labels: np.ndarray) -> tuple[list[Any], np.ndarray]:
 
 def codes_in(labels: np.ndarray, known: Sequence[Any]) -> np.ndarray:
     """Each label's index in `known`; `len(known)` for a label not in it."""
-    codes = pd.Index(list(known), dtype=object).get_indexer(np.asarray(labels, dtype=object))
-    return np.where(codes < 0, len(known), codes).astype(np.intp)
+    distinct, codes = factorize(labels)
+    index_of = {label: i for i, label in enumerate(known)}
+    lookup = np.array([index_of.get(label, len(known)) for label in distinct], dtype=np.intp)
+    return lookup[codes] if len(codes) else codes
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -505,9 +507,12 @@ def _neg_log_posterior(
     moving the optimum.
     """
     eta = design.linear_predictor(theta)
-    value = np.sum(np.logaddexp(0.0, eta) - design.outcome * eta)
+    # One exponential serves both log(1 + e^eta) and expit(eta), stably for any sign.
+    decay = np.exp(-np.abs(eta))
+    value = np.sum(np.maximum(eta, 0.0) + np.log1p(decay) - design.outcome * eta)
+    q = np.where(eta >= 0, 1.0, decay) / (1.0 + decay)
     penalty, penalty_gradient = prior.penalty(theta)
-    gradient = design.gradient(expit(eta) - design.outcome) + penalty_gradient
+    gradient = design.gradient(q - design.outcome) + penalty_gradient
     n = len(eta)
     return (float(value) + penalty) / n, gradient / n
 

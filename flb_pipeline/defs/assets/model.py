@@ -329,9 +329,9 @@ def edge_summary(report: CalibrationReport) -> str:
     shown = ", ".join(
         f"{_cell_label(report, c)} ({c.model_edge * 100:+.1f}¢ model,"
         f" {c.realised_edge * 100:+.1f}¢ realised)"
-        for c in tradeable[:6]
+        for c in tradeable[:3]
     )
-    more = f" and {len(tradeable) - 6} more" if len(tradeable) > 6 else ""
+    more = f" and {len(tradeable) - 3} more" if len(tradeable) > 3 else ""
     found = f"edge in {shown}{more}" if tradeable else "no edge anywhere: nothing is tradeable"
     control = (
         "false-discovery control OFF (fdr 1): edge shown, not proven"
