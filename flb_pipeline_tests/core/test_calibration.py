@@ -340,17 +340,21 @@ def test_the_slope_is_recovered_at_every_horizon_with_covering_clustered_cis():
     slope: every bucket's fitted slope is within 0.05 of the truth, and the clustered 95%
     intervals cover it in 90–99% of the (seed, bucket) cases."""
     truth = evidence_slope(np.array([5 * MINUTE, 3 * HOUR, 12 * HOUR, 3 * DAY, 40 * DAY]))
-    errors, covered = [], []
+    errors, covered, ses = [], [], []
     for seed in range(20):
         train, _, _ = history(np.random.default_rng(seed), RECOVERY_WORLD).split(0.3)
         fit = fit_calibration(train, PUBLISHED_PRIOR)
         assert min(fit.horizon_points) >= 5_000
-        slopes, ses = np.array(fit.horizon_slopes), np.array(fit.horizon_slope_ses)
+        slopes, se = np.array(fit.horizon_slopes), np.array(fit.horizon_slope_ses)
         errors.append(slopes - truth)
-        covered.append(np.abs(slopes - truth) <= Z95 * ses)
+        covered.append(np.abs(slopes - truth) <= Z95 * se)
+        ses.append(se)
 
     assert np.max(np.abs(errors)) <= 0.05
     assert 0.90 <= np.mean(covered) <= 0.99
+    # The clustered standard error is the estimate's actual spread across worlds.
+    spread_over_se = np.std(errors, axis=0) / np.mean(ses, axis=0)
+    assert np.all((spread_over_se > 0.75) & (spread_over_se < 1.33))
 
 
 # --- prediction -------------------------------------------------------------------------------
