@@ -243,12 +243,6 @@ class CalibrationSample:
         """The rows selected by an index array or boolean mask, in that order."""
         return CalibrationSample(*(getattr(self, name)[rows] for name in _SAMPLE_FIELDS))
 
-    @classmethod
-    def concatenate(cls, samples: Sequence[CalibrationSample]) -> CalibrationSample:
-        return cls(
-            *(np.concatenate([getattr(s, name) for s in samples]) for name in _SAMPLE_FIELDS)
-        )
-
 
 _SAMPLE_FIELDS = (
     "price", "outcome", "family", "close_ts", "event", "seconds_to_close", "yes_bid", "yes_ask",

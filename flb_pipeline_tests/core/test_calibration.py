@@ -1,5 +1,5 @@
 import json
-from dataclasses import asdict
+from dataclasses import asdict, fields
 from pathlib import Path
 
 import numpy as np
@@ -79,6 +79,11 @@ def points(prices, outcomes, *, family="weather", close_ts=None, event=None,
         yes_bid=np.clip(price - half_spread, 0, 1),
         yes_ask=np.clip(price + half_spread, 0, 1),
     )
+
+
+def joined(samples: list[CalibrationSample]) -> CalibrationSample:
+    names = [field.name for field in fields(CalibrationSample)]
+    return CalibrationSample(*(np.concatenate([getattr(s, n) for s in samples]) for n in names))
 
 
 # --- reference prior ----------------------------------------------------------------------------
@@ -243,7 +248,7 @@ def test_a_family_slope_shift_expresses_what_an_offset_cannot():
     steep = simulated_sample(rng, 40_000, intercept=0.0, slope=1.4, family_offsets={"politics": 0})
     flat = simulated_sample(rng, 40_000, intercept=0.0, slope=1.0, family_offsets={"crypto": 0})
 
-    fit = fit_calibration(CalibrationSample.concatenate([steep, flat]), NEUTRAL_PRIOR)
+    fit = fit_calibration(joined([steep, flat]), NEUTRAL_PRIOR)
 
     assert fit.horizon_slopes[0] == pytest.approx(1.2, abs=0.04)
     assert fit.family_slopes["politics"] == pytest.approx(0.2, abs=0.04)
@@ -258,7 +263,7 @@ def test_big_families_get_their_terms_and_a_tiny_family_shrinks_to_the_pool():
     )
     tiny = simulated_sample(rng, 5, intercept=0.02, slope=1.09, family_offsets={"crypto": 1.0})
 
-    fit = fit_calibration(CalibrationSample.concatenate([big, tiny]), PUBLISHED_PRIOR)
+    fit = fit_calibration(joined([big, tiny]), PUBLISHED_PRIOR)
 
     assert fit.family_offsets["weather"] == pytest.approx(0.4, abs=0.08)
     assert fit.family_offsets["sports"] == pytest.approx(-0.4, abs=0.08)
@@ -309,7 +314,7 @@ def test_standard_errors_grow_when_points_share_an_outcome():
     """Ten copies of each market (as if priced at ten horizons) are not ten times the
     evidence: clustered by market the slope's standard error is the one of the originals."""
     original = simulated_sample(np.random.default_rng(2), 4_000, intercept=0.0, slope=1.2)
-    copies = CalibrationSample.concatenate([original] * 10)
+    copies = joined([original] * 10)
     independent = CalibrationSample(
         *(getattr(copies, n) for n in ("price", "outcome", "family", "close_ts")),
         event=np.arange(len(copies)),
