@@ -1,4 +1,4 @@
-"""Model fit on 1,000,000 settled price points; candidate evaluation for 5,000 markets.
+"""Model fit on 1,000,000 settled price points at six horizons; candidates for 5,000 markets.
 
 .venv/bin/python -m benchmarks.bench_model
 """
@@ -17,13 +17,13 @@ from flb_pipeline.core.calibration import (
     CalibrationSample,
     WinProbabilityModel,
     clean_sample,
-    evaluate_calibration,
     fit_calibration,
     parse_reference_csv,
     prior_from_reference,
     time_split,
 )
 from flb_pipeline.core.fees import FeeSchedule
+from flb_pipeline.core.gate import evaluate_calibration
 from flb_pipeline.core.records import MarketQuote
 from flb_pipeline.core.sizing import ExposureBook, ExposureCaps
 from flb_pipeline.core.strategy import (
@@ -37,35 +37,59 @@ from flb_pipeline.reference import calibration_reference_text
 POINTS = 1_000_000
 MARKETS = 5_000
 FAMILIES = np.array(["weather", "financials", "economics", "sports"], dtype=object)
+FAMILY_SLOPES = np.array([0.0, -0.1, 0.05, 0.05])
+HORIZONS_S = np.array([300.0, 1800.0, 10_800.0, 43_200.0, 259_200.0, 1_209_600.0])
+TRUE_SLOPES = np.array([1.0, 1.0, 1.05, 1.11, 1.2, 1.27])
+POINTS_PER_EVENT = 12  # e.g. two brackets at six horizons
 NOW = datetime(2026, 3, 2, 15, tzinfo=UTC)
+BIASED_HORIZON_S = np.array([5 * 86_400.0])
+"""Where the synthetic history carries bias: the candidates' q is taken there, so screening
+and sizing have opportunities to work on."""
 
 
 def synthetic_history(rng: np.random.Generator) -> CalibrationSample:
-    """Prices from the FLB-distorted truth with b = 1.2; outcomes drawn from the truth."""
+    """Prices distorted by a slope per horizon and family; outcomes drawn from the truth."""
     truth = rng.beta(0.6, 0.6, POINTS).clip(0.005, 0.995)
-    price = expit((logit(truth) - 0.02) / 1.2)
+    horizon = rng.integers(0, len(HORIZONS_S), POINTS)
+    family = rng.integers(0, len(FAMILIES), POINTS)
+    price = expit((logit(truth) - 0.02) / (TRUE_SLOPES[horizon] + FAMILY_SLOPES[family]))
+    mid = np.round(price, 2).clip(0.01, 0.99)
     return CalibrationSample(
-        price=np.round(price, 2).clip(0.01, 0.99),
+        price=mid,
         outcome=(rng.random(POINTS) < truth).astype(int),
-        family=FAMILIES[rng.integers(0, 4, POINTS)],
+        family=FAMILIES[family],
         close_ts=np.sort(rng.uniform(0, 86400 * 30, POINTS)),
+        event=np.arange(POINTS) // POINTS_PER_EVENT,
+        seconds_to_close=HORIZONS_S[horizon],
+        yes_bid=mid - 0.01,
+        yes_ask=mid + 0.01,
     )
 
 
 def bench_fit(rng: np.random.Generator) -> WinProbabilityModel:
     sample, _ = clean_sample(synthetic_history(rng))
     prior = prior_from_reference(parse_reference_csv(calibration_reference_text()))
-    timings, model = [], None
+    fits, totals, model = [], [], None
     for _ in range(3):
         started = time.perf_counter()
         train, test = time_split(sample)
         fit = fit_calibration(train, prior)
+        fitted = time.perf_counter()
         report = evaluate_calibration(fit, test)
-        timings.append(time.perf_counter() - started)
-        model = WinProbabilityModel("bench", fit, report, 300.0)
-    print(f"fit + evaluate on {POINTS:,} points (s): {percentiles(timings)}")
+        totals.append(time.perf_counter() - started)
+        fits.append(fitted - started)
+        model = WinProbabilityModel("bench", fit, report, tuple(HORIZONS_S.tolist()))
     assert model is not None
-    print(f"  fitted b = {model.fit.slope:.3f} ± {model.fit.slope_se:.4f} (true 1.2)")
+    print(f"time split + MAP fit (5 horizon buckets, 4 families) on {POINTS:,} points (s):"
+          f" {percentiles(fits)}")  # fmt: skip
+    print(f"  + held-out evaluation and gate ({len(model.report.cells)} cells) (s):"
+          f" {percentiles(totals)}")  # fmt: skip
+    slopes = ", ".join(
+        f"{label} {b:.3f} ± {se:.3f}"
+        for label, b, se in zip(model.fit.horizons.labels(), model.fit.horizon_slopes,
+                                model.fit.horizon_slope_ses, strict=True)
+    )  # fmt: skip
+    print(f"  fitted slopes {slopes} (true 1.0, 1.05, 1.11, 1.2, 1.27 pooled)")
     return model
 
 
@@ -86,7 +110,7 @@ def contexts(rng: np.random.Generator, model: WinProbabilityModel) -> list[Marke
                 "weather",
                 f"g{i % 40}",
                 FeeSchedule(),
-                float(model.assess(np.array([mid]), ["weather"])[0][0]),
+                float(model.assess(np.array([mid]), ["weather"], BIASED_HORIZON_S)[0][0]),
                 True,
             )
         )

@@ -30,6 +30,7 @@ import dagster as dg
 from flb_pipeline.core.calendar import TRADING_TIMEZONE
 from flb_pipeline.core.modes import EXECUTIONS, default_execution
 from flb_pipeline.definitions import build_definitions
+from flb_pipeline.defs.assets.model import EDGE_ONLY_GATE, calibration_run_config
 from flb_pipeline.exchange.embedded import (
     EmbeddedSimulator,
     advance_simulator_clock,
@@ -137,14 +138,24 @@ def _holds_a_session(store: Store) -> bool:
 def _prepare(defs: dg.Definitions, instance: dg.DagsterInstance) -> None:
     history = materialization_metadata(_run(defs, "history_job", instance), "settled_history")
     print(f"history    {history['settled_markets']} settled markets with pre-close prices")
-    model = materialization_metadata(
-        _run(defs, "calibration_job", instance), "win_probability_model"
+    calibration = _run(
+        defs, "calibration_job", instance, run_config=calibration_run_config(EDGE_ONLY_GATE)
     )
-    print(
-        f"model      {model['model_id']}: b = {model['slope']:.3f} ± {model['slope_se']:.3f}, "
-        f"Brier {model['brier_model']:.5f} vs price {model['brier_price']:.5f}; "
-        f"tradeable {model['tradeable_buckets']}\n"
+    model = materialization_metadata(calibration, "win_probability_model")
+    slopes = ", ".join(
+        f"{row.data['horizon']} {row.data['slope']:.3f} ± {row.data['se']:.3f}"
+        for row in model["horizon_slopes"].records
+        if row.data["train_points"]
     )
+    print(f"model      {model['model_id']}: slope by time to close {slopes or 'prior only'}")
+    if "edge_summary" in model:
+        print(
+            f"           held-out Brier {model['brier_model']:.5f} vs price"
+            f" {model['brier_price']:.5f}; {model['cells_tested']} cells tested"
+        )
+        for line in str(model["edge_summary"]).splitlines():
+            print(f"edge       {line}")
+    print()
 
 
 def _cycle_line(number: int, now_ts: float, result: dg.ExecuteInProcessResult) -> str:
@@ -200,9 +211,13 @@ def _run(
     *,
     strict: bool = True,
     partition_key: str | None = None,
+    run_config: dict[str, Any] | None = None,
 ) -> dg.ExecuteInProcessResult:
     result = defs.resolve_job_def(job_name).execute_in_process(
-        instance=instance, run_config=QUIET, raise_on_error=False, partition_key=partition_key
+        instance=instance,
+        run_config={**QUIET, **(run_config or {})},
+        raise_on_error=False,
+        partition_key=partition_key,
     )
     if strict and not result.success:
         raise SystemExit(f"{job_name} failed: see run {result.run_id} in `flb ui`")

@@ -133,7 +133,8 @@ def market_contexts(
     families = [family_in_series(q.category, series.get(q.series_ticker)) for q in quotes]
     mids = [yes_mid(q) for q in quotes]
     prices = np.array([float(m) if m is not None else 0.5 for m in mids])
-    q_yes, tradeable = model.assess(prices, families)
+    seconds_to_close = np.array([(q.close_time - now).total_seconds() for q in quotes])
+    q_yes, tradeable = model.assess(prices, families, seconds_to_close)
     return [
         MarketContext(
             quote=quote,

@@ -13,8 +13,9 @@ matplotlib.use("Agg")
 
 import matplotlib.dates as mdates
 import matplotlib.pyplot as plt
+import numpy as np
 
-from flb_pipeline.core.calibration import CalibrationReport
+from flb_pipeline.core.gate import BUCKET_COUNT, BUCKET_WIDTH_CENTS, CalibrationReport
 
 
 def reliability_diagram(report: CalibrationReport, path: Path, title: str) -> Path:
@@ -37,6 +38,45 @@ def reliability_diagram(report: CalibrationReport, path: Path, title: str) -> Pa
     axes.set_title(title)
     axes.legend(loc="upper left")
     return _save(figure, path)
+
+
+EDGE_COLOUR_LIMIT_CENTS = 5.0
+
+
+def edge_heatmap(report: CalibrationReport, path: Path, title: str) -> Path:
+    """Held-out net edge (¢ per contract) of buying the favourite at the ask after the taker
+    fee, per YES-price bucket × horizon bucket, one panel per family; tradeable cells are
+    boxed, cells without held-out data left blank."""
+    families = sorted({cell.family for cell in report.cells}) or ["no held-out data"]
+    labels = list(report.horizon_labels)
+    figure, panels = plt.subplots(
+        len(families), 1, figsize=(10, 1.2 + 0.45 * len(labels) * len(families)), squeeze=False
+    )
+    for axes, family in zip(panels[:, 0], families, strict=True):
+        grid = np.full((len(labels), BUCKET_COUNT), np.nan)
+        for cell in report.cells:
+            if cell.family == family:
+                column = cell.bucket_low_cents // BUCKET_WIDTH_CENTS
+                grid[cell.horizon, column] = cell.realised_edge * 100
+                if cell.tradeable:
+                    axes.add_patch(_box(column, cell.horizon))
+        limit = EDGE_COLOUR_LIMIT_CENTS
+        image = axes.imshow(
+            grid, cmap="RdYlGn", vmin=-limit, vmax=limit, aspect="auto", origin="lower"
+        )
+        axes.set_yticks(range(len(labels)), labels)
+        axes.set_xticks(
+            range(BUCKET_COUNT), [f"{k * BUCKET_WIDTH_CENTS}" for k in range(BUCKET_COUNT)]
+        )
+        axes.set_ylabel(f"{family}\ntime to close")
+        figure.colorbar(image, ax=axes, label="net edge (¢/contract)")
+    panels[-1, 0].set_xlabel("YES price bucket (¢, low edge; below 50 the favourite is NO)")
+    panels[0, 0].set_title(f"{title}; boxed: tradeable")
+    return _save(figure, path)
+
+
+def _box(column: int, row: int) -> plt.Rectangle:
+    return plt.Rectangle((column - 0.5, row - 0.5), 1, 1, fill=False, edgecolor="black", lw=2)
 
 
 def _save(figure: plt.Figure, path: Path) -> Path:

@@ -400,6 +400,18 @@ MIGRATIONS: tuple[Migration, ...] = (
         """,
     ),
     Migration(
+        11,
+        "win-probability models by horizon bucket: model_format says which code reads a row;"
+        " rows of the one-horizon model (no format) are no longer read and count as no model",
+        """
+        ALTER TABLE win_probability_models ADD COLUMN model_format INTEGER;
+        ALTER TABLE win_probability_models ADD COLUMN training_horizons_s DOUBLE[];
+        ALTER TABLE win_probability_models ALTER COLUMN horizon_s DROP NOT NULL;
+        ALTER TABLE win_probability_models ALTER COLUMN slope DROP NOT NULL;
+        ALTER TABLE win_probability_models ALTER COLUMN slope_se DROP NOT NULL;
+        """,
+    ),
+    Migration(
         12,
         "alerts sent, so a failure alerts once per reason",
         """

@@ -230,7 +230,7 @@ def test_sizing_stays_in_whole_contracts_unless_the_market_trades_fractions():
 
 def test_a_market_pays_the_fee_in_force_now_waivers_and_scheduled_changes_included():
     model = WinProbabilityModel(
-        "m", cold_start_fit(CalibrationPrior(0.02, 1.09, 0.25, 0.15, 0.25)), None, 300.0
+        "m", cold_start_fit(CalibrationPrior(0.02, 1.09, 0.25, 0.15, 0.25)), None, (300.0,)
     )
     quotes = [
         quote("A", series_ticker="S", fee_waiver_expires=NOW + timedelta(hours=1)),
