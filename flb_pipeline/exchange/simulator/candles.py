@@ -3,6 +3,9 @@
 A quote shown at tick t belongs to the candle ending at the first period boundary >= t, so
 candles of a market cover its whole trading life, history included. Statistics are computed
 for all candles of a market at once with `ufunc.reduceat`; only the JSON is built per candle.
+Three wire forms exist: the live one (`open_dollars`, `volume_fp`, ...), the historical tier's
+(the same values without suffixes) and, on a legacy simulator, the integer cents beside the
+live form.
 """
 
 from __future__ import annotations
@@ -13,8 +16,10 @@ import numpy as np
 from numpy.typing import NDArray
 
 from flb_pipeline.exchange.simulator.errors import bad_request
-from flb_pipeline.exchange.simulator.units import PRICE_DOLLARS
+from flb_pipeline.exchange.simulator.units import PRICE_TEXT, count_text, legacy_cents
 from flb_pipeline.exchange.simulator.world import World
+
+LIVE, HISTORICAL, LEGACY = "live", "historical", "legacy"
 
 PERIOD_SECONDS = {1: 60, 60: 3_600, 1440: 86_400}
 _OHLC = ("open", "low", "high", "close")
@@ -28,7 +33,12 @@ def period_seconds(period_minutes: int | None) -> int:
 
 
 def candlesticks(
-    world: World, market: int, quote_tick: int, window: tuple[int, int], period: int
+    world: World,
+    market: int,
+    quote_tick: int,
+    window: tuple[int, int],
+    period: int,
+    form: str = LIVE,
 ) -> list[dict[str, Any]]:
     """Candles of `market` whose end_period_ts lies within `window` (inclusive)."""
     open_tick = int(world.open_tick[market])
@@ -52,17 +62,47 @@ def candlesticks(
         strict=True,
     )
     return [
-        {
-            "end_period_ts": end,
-            "yes_bid": bid,
-            "yes_ask": ask,
-            "price": price,
-            "volume": traded,
-            "open_interest": interest,
-        }
+        _candle(end, bid, ask, price, traded, interest, form)
         for end, bid, ask, price, traded, interest in columns
         if window[0] <= end <= window[1]
     ]
+
+
+def _candle(
+    end: int,
+    bid: dict[str, int],
+    ask: dict[str, int],
+    price: dict[str, int | None],
+    traded: int,
+    interest: int,
+    form: str,
+) -> dict[str, Any]:
+    if form == HISTORICAL:
+        return {
+            "end_period_ts": end,
+            "yes_bid": _texts(bid, ""),
+            "yes_ask": _texts(ask, ""),
+            "price": _texts(price, ""),
+            "volume": count_text(traded),
+            "open_interest": count_text(interest),
+        }
+    candle: dict[str, Any] = {
+        "end_period_ts": end,
+        "yes_bid": _texts(bid, "_dollars"),
+        "yes_ask": _texts(ask, "_dollars"),
+        "price": _texts(price, "_dollars"),
+        "volume_fp": count_text(traded),
+        "open_interest_fp": count_text(interest),
+    }
+    if form == LEGACY:
+        for name, values in (("yes_bid", bid), ("yes_ask", ask), ("price", price)):
+            candle[name] |= {k: None if v is None else legacy_cents(v) for k, v in values.items()}
+        candle |= {"volume": traded, "open_interest": interest}
+    return candle
+
+
+def _texts(values: dict[str, Any], suffix: str) -> dict[str, str | None]:
+    return {f"{k}{suffix}": None if v is None else PRICE_TEXT[v] for k, v in values.items()}
 
 
 def _ohlc_rows(quotes: NDArray, starts: NDArray, stops: NDArray) -> list[dict[str, Any]]:
@@ -73,7 +113,7 @@ def _ohlc_rows(quotes: NDArray, starts: NDArray, stops: NDArray) -> list[dict[st
         quotes[stops].tolist(),
         strict=True,
     )
-    return [_with_dollars(dict(zip(_OHLC, row, strict=True))) for row in values]
+    return [dict(zip(_OHLC, row, strict=True)) for row in values]
 
 
 def _trade_rows(
@@ -84,7 +124,7 @@ def _trade_rows(
     index = np.arange(len(counts))
     first = np.minimum.reduceat(np.where(traded, index, len(counts)), starts)
     last = np.maximum.reduceat(np.where(traded, index, -1), starts)
-    low = np.minimum.reduceat(np.where(traded, prices, 100), starts)
+    low = np.minimum.reduceat(np.where(traded, prices, 1000), starts)
     high = np.maximum.reduceat(np.where(traded, prices, 0), starts)
     notional = np.add.reduceat(counts.astype(np.int64) * prices, starts)
     volume = np.add.reduceat(counts.astype(np.int64), starts)
@@ -112,11 +152,4 @@ def _trade_stats(
     if any_trade:
         stats |= {"open": first, "low": low, "high": high, "close": last, "mean": mean}
     stats["previous"] = previous if previous >= 0 else None
-    return _with_dollars(stats)
-
-
-def _with_dollars(values: dict[str, Any]) -> dict[str, Any]:
-    return values | {
-        f"{name}_dollars": None if value is None else PRICE_DOLLARS[value]
-        for name, value in values.items()
-    }
+    return stats

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from flb_pipeline.core.fees import QUADRATIC, QUADRATIC_WITH_MAKER_FEES
+from flb_pipeline.core.ticks import DECI_CENT, LINEAR_CENT, TAPERED_DECI_CENT
 
 INF = math.inf
 FEE_MULTIPLIER = Decimal(1)
@@ -36,6 +37,10 @@ class SeriesSpec:
     dispersion: float
     unit: str = ""
     teams: tuple[str, ...] = ()
+    price_structure: str = LINEAR_CENT
+    """Kalshi's `price_level_structure` of every market in the series."""
+    fractional: bool = False
+    """Whether its markets accept counts in hundredths of a contract."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,13 +78,27 @@ class MarketSet:
     cap_strike: float | None
 
 
-def _weather(ticker: str, city: str, state: str, base: float) -> SeriesSpec:
-    return SeriesSpec(ticker, city, ("Weather", city, state), base, 2.0, 3.0, 8.0, "°")
-
-
-def _league(ticker: str, league: str, margin_sigma: float, teams: str) -> SeriesSpec:
+def _weather(
+    ticker: str, city: str, state: str, base: float, structure: str = TAPERED_DECI_CENT
+) -> SeriesSpec:
     return SeriesSpec(
-        ticker, league, ("Sports", league), 0.0, 1.0, margin_sigma, 4.0, teams=tuple(teams.split())
+        ticker, city, ("Weather", city, state), base, 2.0, 3.0, 8.0, "°", price_structure=structure
+    )
+
+
+def _league(
+    ticker: str, league: str, margin_sigma: float, teams: str, structure: str
+) -> SeriesSpec:
+    return SeriesSpec(
+        ticker,
+        league,
+        ("Sports", league),
+        0.0,
+        1.0,
+        margin_sigma,
+        4.0,
+        teams=tuple(teams.split()),
+        price_structure=structure,
     )
 
 
@@ -96,9 +115,9 @@ WEATHER = FamilySpec(
         _weather("KXHIGHCHI", "Chicago", "Illinois", 47.0),
         _weather("KXHIGHMIA", "Miami", "Florida", 81.0),
         _weather("KXHIGHAUS", "Austin", "Texas", 72.0),
-        _weather("KXHIGHDEN", "Denver", "Colorado", 55.0),
-        _weather("KXHIGHLAX", "Los Angeles", "California", 70.0),
-        _weather("KXHIGHSFO", "San Francisco", "California", 62.0),
+        _weather("KXHIGHDEN", "Denver", "Colorado", 55.0, LINEAR_CENT),
+        _weather("KXHIGHLAX", "Los Angeles", "California", 70.0, LINEAR_CENT),
+        _weather("KXHIGHSFO", "San Francisco", "California", 62.0, DECI_CENT),
         _weather("KXHIGHPHIL", "Philadelphia", "Pennsylvania", 54.0),
     ),
 )
@@ -112,8 +131,28 @@ INDEX = FamilySpec(
     edge_offsets=(-2.5, -1.5, -0.5, 0.5, 1.5, 2.5),
     mutually_exclusive=True,
     series=(
-        SeriesSpec("KXINX", "S&P 500", ("Stocks", "S&P 500"), 6000.0, 25.0, 40.0, 60.0),
-        SeriesSpec("KXNASDAQ100", "Nasdaq-100", ("Stocks", "Nasdaq"), 21000.0, 100.0, 160.0, 250.0),
+        SeriesSpec(
+            "KXINX",
+            "S&P 500",
+            ("Stocks", "S&P 500"),
+            6000.0,
+            25.0,
+            40.0,
+            60.0,
+            price_structure=DECI_CENT,
+            fractional=True,
+        ),
+        SeriesSpec(
+            "KXNASDAQ100",
+            "Nasdaq-100",
+            ("Stocks", "Nasdaq"),
+            21000.0,
+            100.0,
+            160.0,
+            250.0,
+            price_structure=TAPERED_DECI_CENT,
+            fractional=True,
+        ),
     ),
 )
 
@@ -141,9 +180,11 @@ SPORTS = FamilySpec(
     edge_offsets=(),
     mutually_exclusive=True,
     series=(
-        _league("KXNBAGAME", "NBA", 11.0, "BOS LAL GSW MIA NYK DEN PHX MIL DAL CHI"),
-        _league("KXNFLGAME", "NFL", 12.0, "KC BUF PHI SF DAL DET BAL GB CIN MIA"),
-        _league("KXNHLGAME", "NHL", 2.0, "BOS TOR NYR EDM COL VGK FLA DAL CAR WPG"),
+        _league(
+            "KXNBAGAME", "NBA", 11.0, "BOS LAL GSW MIA NYK DEN PHX MIL DAL CHI", TAPERED_DECI_CENT
+        ),
+        _league("KXNFLGAME", "NFL", 12.0, "KC BUF PHI SF DAL DET BAL GB CIN MIA", LINEAR_CENT),
+        _league("KXNHLGAME", "NHL", 2.0, "BOS TOR NYR EDM COL VGK FLA DAL CAR WPG", DECI_CENT),
     ),
 )
 

@@ -15,6 +15,7 @@ from typing import Any
 
 FAMILIES = ("weather", "index", "economics", "sports")
 CLOCK_MODES = ("realtime", "manual")
+RATE_TIERS = ("basic", "advanced", "premier", "prime", "unlimited")
 RIG_MODES = ("against_positions", "for_positions")
 
 
@@ -86,6 +87,20 @@ class SimConfig:
     families: tuple[str, ...] = FAMILIES
     public_keys: dict[str, str] = field(default_factory=dict)
     faults: FaultConfig = field(default_factory=FaultConfig)
+    legacy: bool = False
+    """Also serve the integer-cent/count fields and the legacy order endpoints that Kalshi
+    removed (2026-03-12), for old clients."""
+    rate_tier: str = "basic"
+    """The API access tier whose token buckets the simulator enforces."""
+    historical_cutoff_s: float = 86_400.0
+    """Markets settled longer ago than this are served only by the historical endpoints."""
+    weekly_maintenance: bool = True
+    """Pause trading every Thursday 3-5 AM New York time, as Kalshi does."""
+    fee_waiver_series: tuple[str, ...] = ()
+    """Series whose markets trade fee-free until they close (`fee_waiver_expiration_time`)."""
+    fee_changes: tuple[dict[str, Any], ...] = ()
+    """Scheduled fee changes, as `GET /series/fee_changes` lists them (`series_ticker`,
+    `fee_type`, `fee_multiplier`, `scheduled_ts`)."""
 
     def __post_init__(self) -> None:
         _require(self.seed >= 0, "seed must be >= 0")
@@ -107,14 +122,17 @@ class SimConfig:
             bool(self.families) and set(self.families) <= set(FAMILIES),
             f"families must be a non-empty subset of {FAMILIES}",
         )
+        _require(self.rate_tier in RATE_TIERS, f"rate_tier must be one of {RATE_TIERS}")
+        _require(self.historical_cutoff_s > 0, "historical_cutoff_s must be > 0")
 
     def merged(self, changes: dict[str, Any]) -> SimConfig:
         """This config with wire-format `changes` (as posted to `/_sim/reset`) applied."""
         typed = dict(changes)
         if isinstance(typed.get("start_time"), str):
             typed["start_time"] = _parse_time(typed["start_time"])
-        if "families" in typed:
-            typed["families"] = tuple(typed["families"])
+        for name in ("families", "fee_waiver_series", "fee_changes"):
+            if name in typed:
+                typed[name] = tuple(typed[name])
         if isinstance(typed.get("faults"), dict):
             typed["faults"] = self.faults.merged(typed["faults"])
         return _replace(self, typed)

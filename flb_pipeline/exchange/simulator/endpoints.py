@@ -1,7 +1,8 @@
 """The request pipeline shared by every route.
 
-Kalshi API routes run: fault gate (429 burst, injected 500) -> authentication (portfolio
-only) -> `exchange.advance()` -> handler -> malformed-body fault -> latency fault. Latency is
+Kalshi API routes run: fault gate (429 burst, injected 500) -> rate limit (the tier's token
+buckets) -> authentication (portfolio only) -> `exchange.advance()` -> handler ->
+malformed-body fault -> latency fault. Latency is
 applied after the handler so that a client which times out on `POST /portfolio/orders` has
 still placed its order, exactly the case idempotent retries must survive. Control routes under
 `/_sim` skip faults and auth. Handlers are plain functions of a `Call`; the single event loop
@@ -24,8 +25,9 @@ from starlette.routing import Route
 
 from flb_pipeline.exchange.schema import API_PREFIX
 from flb_pipeline.exchange.simulator.config import ConfigError
-from flb_pipeline.exchange.simulator.errors import ApiError, bad_request
+from flb_pipeline.exchange.simulator.errors import ApiError, TooManyRequests, bad_request
 from flb_pipeline.exchange.simulator.faults import truncated
+from flb_pipeline.exchange.simulator.ratelimit import REQUEST_COST
 from flb_pipeline.exchange.simulator.state import SimulatorState
 
 logger = logging.getLogger(__name__)
@@ -41,7 +43,13 @@ class Call:
     payload: Any
 
 
-Handler = Callable[[Call], dict[str, Any]]
+Handler = Callable[[Call], dict[str, Any] | None]
+TokenCost = Callable[[Any], float]
+"""Tokens a request costs, from its JSON payload (batches cost per item)."""
+
+
+def _ordinary(payload: Any) -> float:
+    return REQUEST_COST
 
 
 def json_response(body: dict[str, Any], status: int = 200) -> Response:
@@ -50,14 +58,23 @@ def json_response(body: dict[str, Any], status: int = 200) -> Response:
 
 
 def api_route(
-    path: str, handler: Handler, *, method: str = "GET", private: bool = False, success: int = 200
+    path: str,
+    handler: Handler,
+    *,
+    method: str = "GET",
+    private: bool = False,
+    success: int = 200,
+    cost: TokenCost = _ordinary,
 ) -> Route:
-    """A Kalshi Trade API v2 route under /trade-api/v2, with faults and (optionally) auth."""
+    """A Kalshi Trade API v2 route under /trade-api/v2, with faults, the rate limit and
+    (optionally) auth. A handler that returns None answers `success` with no body."""
 
     async def endpoint(request: Request) -> Response:
         state: SimulatorState = request.app.state.sim
         faults, injected = state.injector.before_request(state.exchange.faults)
         state.exchange.set_faults(faults)
+        if injected is None and not state.limiter.admit(method, await _tokens(request, cost)):
+            injected = TooManyRequests()
         if injected is not None:
             response = json_response(injected.body(), injected.status)
         else:
@@ -88,7 +105,10 @@ async def _serve(request: Request, handler: Handler, private: bool, success: int
             state.keys.authenticate(request.headers, request.method, request.url.path)
         call = Call(state, request.query_params, request.path_params, await _payload(request))
         state.exchange.advance()
-        return json_response(handler(call), success)
+        body = handler(call)
+        if body is None:
+            return Response(status_code=success)
+        return json_response(body, success)
     except ApiError as error:
         return json_response(error.body(), error.status)
     except ConfigError as error:
@@ -100,8 +120,17 @@ async def _serve(request: Request, handler: Handler, private: bool, success: int
         return json_response(failure.body(), failure.status)
 
 
+async def _tokens(request: Request, cost: TokenCost) -> float:
+    """What the request costs; an unreadable body costs an ordinary request (and is then
+    refused by the handler with a 400)."""
+    try:
+        return cost(await _payload(request))
+    except ApiError:
+        return REQUEST_COST
+
+
 async def _payload(request: Request) -> Any:
-    if request.method != "POST":
+    if request.method not in ("POST", "PUT", "DELETE"):
         return None
     raw = await request.body()
     if not raw:

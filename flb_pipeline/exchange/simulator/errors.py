@@ -16,6 +16,16 @@ class ApiError(Exception):
         return {"error": {"code": self.code, "message": self.message, "details": ""}}
 
 
+class TooManyRequests(ApiError):
+    """Kalshi answers a rate-limited request with a bare string error and no Retry-After."""
+
+    def __init__(self) -> None:
+        super().__init__(429, "too_many_requests", "too many requests")
+
+    def body(self) -> dict[str, str]:  # type: ignore[override]
+        return {"error": "too many requests"}
+
+
 def bad_request(code: str, message: str = "") -> ApiError:
     return ApiError(400, code, message)
 

@@ -20,14 +20,15 @@ from flb_pipeline.exchange.simulator.catalog import (
     market_sets,
 )
 from flb_pipeline.exchange.simulator.config import SimConfig
+from flb_pipeline.exchange.simulator.grids import quotes_on_grid
 from flb_pipeline.exchange.simulator.pricing import (
     TradeTape,
     background_trades,
     flb_price,
-    quotes,
     true_probability,
 )
 from flb_pipeline.exchange.simulator.schedule import EventSlot
+from flb_pipeline.exchange.simulator.units import MILLS_PER_CENT
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,5 +66,6 @@ def draw_event(
     lo = np.array([s.lo for s in sets])
     hi = np.array([s.hi for s in sets])
     p_true = true_probability(path, lo, hi, series.sigma)
-    bid, ask = quotes(flb_price(p_true, config.flb_slope, config.flb_intercept), spreads)
+    fair = flb_price(p_true, config.flb_slope, config.flb_intercept)
+    bid, ask = quotes_on_grid(series.price_structure, fair, spreads * MILLS_PER_CENT)
     return EventDraw(series, path, sets, teams, p_true, bid, ask, background_trades(rng, bid, ask))

@@ -13,7 +13,7 @@ import dataclasses
 import numpy as np
 
 from flb_pipeline.exchange.simulator.config import FaultConfig
-from flb_pipeline.exchange.simulator.errors import ApiError
+from flb_pipeline.exchange.simulator.errors import ApiError, TooManyRequests
 
 _FAULT_STREAM = 0xFA17
 
@@ -28,7 +28,7 @@ class FaultInjector:
         """The fault config after this request (a 429 burst counts down) and the error to send."""
         if faults.burst_429 > 0:
             remaining = dataclasses.replace(faults, burst_429=faults.burst_429 - 1)
-            return remaining, ApiError(429, "too_many_requests", "rate limit exceeded")
+            return remaining, TooManyRequests()
         if faults.error_rate > 0 and self._rng.random() < faults.error_rate:
             return faults, ApiError(500, "internal_server_error", "injected server error")
         return faults, None

@@ -16,11 +16,25 @@ from typing import TypeVar
 import numpy as np
 from numpy.typing import NDArray
 
-from flb_pipeline.exchange.simulator.errors import bad_request
+from flb_pipeline.exchange.simulator.errors import bad_request, not_found
 from flb_pipeline.exchange.simulator.exchange import Exchange
-from flb_pipeline.exchange.simulator.world import ACTIVE, CLOSED, SETTLED, UNOPENED
+from flb_pipeline.exchange.simulator.world import (
+    ACTIVE,
+    CLOSED,
+    DETERMINED,
+    FINALIZED,
+    SETTLED,
+    UNOPENED,
+)
 
-STATUS_FILTERS = {"unopened": UNOPENED, "open": ACTIVE, "closed": CLOSED, "settled": SETTLED}
+STATUS_FILTERS = {
+    "unopened": (UNOPENED,),
+    "open": (ACTIVE,),
+    "closed": (CLOSED,),
+    "settled": (DETERMINED, FINALIZED),
+}
+"""The `status` filter's values and the lifecycle statuses each one selects."""
+LIVE_TIER, HISTORICAL_TIER = "live", "historical"
 MARKETS_MAX_LIMIT = 1000
 EVENTS_MAX_LIMIT = 200
 Item = TypeVar("Item")
@@ -80,7 +94,25 @@ def status_codes_param(params: Mapping[str, str]) -> list[int] | None:
     unknown = [name for name in names if name not in STATUS_FILTERS]
     if unknown:
         raise bad_request("invalid_parameters", f"unknown status {unknown}")
-    return [STATUS_FILTERS[name] for name in names]
+    return [code for name in names for code in STATUS_FILTERS[name]]
+
+
+def historical_markets(exchange: Exchange) -> NDArray[np.bool_]:
+    """Markets settled before the historical cutoff: served only by `/historical/...`."""
+    world = exchange.world
+    settled = world.status_codes(exchange.now) >= SETTLED
+    return settled & (world.settle_ts(world.close_tick) < historical_cutoff_ts(exchange))
+
+
+def historical_cutoff_ts(exchange: Exchange) -> float:
+    return exchange.now - exchange.config.historical_cutoff_s
+
+
+def require_tier(exchange: Exchange, market: int, tier: str) -> None:
+    """404 for a market asked of the tier that does not serve it, as Kalshi answers."""
+    in_history = bool(historical_markets(exchange)[market])
+    if in_history != (tier == HISTORICAL_TIER):
+        raise not_found(f"market {exchange.world.market_tickers[market]} in the {tier} tier")
 
 
 def page_positions(
@@ -105,10 +137,14 @@ def page_newest_first(
     return page, encode_cursor(sequences[start]) if start > 0 else ""
 
 
-def select_markets(exchange: Exchange, params: Mapping[str, str]) -> NDArray[np.int64]:
-    """Indices of markets matching Kalshi's GET /markets filters, in listing order."""
+def select_markets(
+    exchange: Exchange, params: Mapping[str, str], tier: str = LIVE_TIER
+) -> NDArray[np.int64]:
+    """Indices of markets matching Kalshi's GET /markets filters, in listing order, from
+    the live tier or the historical one."""
     world = exchange.world
-    mask = np.ones(world.market_count, dtype=bool)
+    in_history = historical_markets(exchange)
+    mask = in_history if tier == HISTORICAL_TIER else ~in_history
     mve = params.get("mve_filter")
     if mve not in (None, "", "exclude", "only"):
         raise bad_request("invalid_parameters", "mve_filter must be exclude or only")
@@ -130,7 +166,7 @@ def select_markets(exchange: Exchange, params: Mapping[str, str]) -> NDArray[np.
     min_settled = ts_param(params, "min_settled_ts")
     max_settled = ts_param(params, "max_settled_ts")
     if min_settled is not None or max_settled is not None:
-        mask &= codes == SETTLED
+        mask &= codes >= SETTLED
         mask &= _within(world.settle_ts(world.close_tick), min_settled, max_settled)
     return np.flatnonzero(mask)
 

@@ -12,8 +12,8 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy.special import expit, logit, ndtr
 
-NO_BID = 0
-NO_ASK = 100
+from flb_pipeline.exchange.simulator.grids import NO_ASK, NO_BID
+
 _PROBABILITY_FLOOR = 1e-9
 _TRADE_PROBABILITY = 0.35
 _MAX_TRADE_SIZE = 60
@@ -41,24 +41,9 @@ def flb_price(p_true: NDArray[np.float64], slope: float, intercept: float) -> ND
     return expit((logit(clipped) - intercept) / slope)
 
 
-def quotes(
-    price: NDArray[np.float64], spread: NDArray[np.int64]
-) -> tuple[NDArray[np.int16], NDArray[np.int16]]:
-    """Whole-cent YES bid/ask around `price` (rows share one spread per market).
-
-    A side whose price would leave 1..99 cents is empty: bid 0 / ask 100, as Kalshi shows it.
-    """
-    width = spread[:, None]
-    bid = np.floor(price * 100.0 - width / 2.0 + 0.5).astype(np.int64)
-    ask = bid + width
-    bid = np.where(bid > 99, 99, np.where(bid < 1, NO_BID, bid))
-    ask = np.where(ask < 1, 1, np.where(ask > 99, NO_ASK, ask))
-    return bid.astype(np.int16), ask.astype(np.int16)
-
-
 @dataclass(frozen=True, slots=True)
 class TradeTape:
-    """Background trades per market and tick: at most one print per tick, YES price in cents."""
+    """Background trades per market and tick: at most one print per tick, YES price in mills."""
 
     count: NDArray[np.int32]
     yes_price: NDArray[np.int16]

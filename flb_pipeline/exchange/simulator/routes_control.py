@@ -1,5 +1,5 @@
 """Simulator control plane under /_sim (not part of Kalshi's API): clock, faults, reset,
-API keys, and the hidden truth of a market for tests."""
+API keys, trading pauses, and the hidden truth of a market for tests."""
 
 from __future__ import annotations
 
@@ -11,7 +11,8 @@ from starlette.routing import Route
 from flb_pipeline.exchange.simulator.config import ConfigError
 from flb_pipeline.exchange.simulator.endpoints import Call, control_route
 from flb_pipeline.exchange.simulator.errors import bad_request
-from flb_pipeline.exchange.simulator.units import iso
+from flb_pipeline.exchange.simulator.pauses import Pause
+from flb_pipeline.exchange.simulator.units import iso, money_text
 from flb_pipeline.exchange.simulator.world import ACTIVE, SETTLED, STATUS_NAMES
 
 
@@ -65,6 +66,32 @@ def register_key(call: Call) -> dict[str, Any]:
     return {"key_ids": call.state.keys.key_ids}
 
 
+def pauses(call: Call) -> dict[str, Any]:
+    exchange = call.state.exchange
+    return {
+        "trading_active": exchange.trading_pause() is None,
+        "pauses": [
+            {"start": iso(p.start_ts), "end": iso(p.end_ts)}
+            for p in exchange.pauses.upcoming(exchange.now)
+        ],
+    }
+
+
+def schedule_pause(call: Call) -> dict[str, Any]:
+    """Pause trading from `start_in_s` seconds from now (default 0) for `duration_s`."""
+    body = _object(call)
+    start_in, duration = body.get("start_in_s", 0), body.get("duration_s")
+    numbers = (start_in, duration)
+    if any(isinstance(v, bool) or not isinstance(v, int | float) for v in numbers):
+        raise ConfigError("start_in_s and duration_s (seconds) are required numbers")
+    if start_in < 0 or duration <= 0:
+        raise ConfigError("start_in_s must be >= 0 and duration_s > 0")
+    exchange = call.state.exchange
+    start = exchange.now + float(start_in)
+    exchange.schedule_pause(Pause(start, start + float(duration)))
+    return pauses(call)
+
+
 def market_truth(call: Call) -> dict[str, Any]:
     exchange = call.state.exchange
     market = exchange.market_index(call.path["ticker"])
@@ -98,7 +125,7 @@ def state_summary(call: Call) -> dict[str, Any]:
         "fills": len(account.fills),
         "settlements": len(account.settlements),
         "positions": sum(1 for position in account.positions.values() if position.contracts),
-        "balance": account.balance,
+        "balance": money_text(account.balance),
     }
 
 
@@ -110,5 +137,7 @@ ROUTES: list[Route] = [
     control_route("/reset", reset, method="POST"),
     control_route("/keys", register_key, method="POST"),
     control_route("/markets/{ticker}", market_truth),
+    control_route("/pauses", pauses),
+    control_route("/pauses", schedule_pause, method="POST"),
     control_route("/state", state_summary),
 ]

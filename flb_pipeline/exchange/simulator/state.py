@@ -14,6 +14,7 @@ from flb_pipeline.exchange.simulator.clock import SimClock
 from flb_pipeline.exchange.simulator.config import SimConfig
 from flb_pipeline.exchange.simulator.exchange import Exchange
 from flb_pipeline.exchange.simulator.faults import FaultInjector
+from flb_pipeline.exchange.simulator.ratelimit import RateLimiter
 from flb_pipeline.exchange.simulator.trades import PublicTape
 from flb_pipeline.exchange.simulator.wire import MarketWire
 
@@ -33,6 +34,7 @@ class SimulatorState:
         self.markets = MarketWire(self.exchange)
         self.tape = PublicTape(self.exchange.world)
         self.injector = FaultInjector(config.seed)
+        self.limiter = RateLimiter(config.rate_tier)
 
 
 def _start_ts(start_time: datetime | None) -> float:

@@ -13,7 +13,13 @@ import uuid
 import numpy as np
 from numpy.typing import NDArray
 
-from flb_pipeline.exchange.simulator.units import count_fp, dollars, iso
+from flb_pipeline.exchange.simulator.units import (
+    ONE_DOLLAR_MILLS,
+    PRICE_TEXT,
+    count_text,
+    iso,
+    legacy_cents,
+)
 from flb_pipeline.exchange.simulator.world import World
 
 _MARKET_BITS = 24
@@ -58,25 +64,29 @@ class PublicTape:
             high = min(high, math.floor((max_ts - world.origin_ts) / world.tick_s))
         return low, high
 
-    def trade_json(self, tick: int, market: int) -> dict:
+    def trade_json(self, tick: int, market: int, *, legacy: bool) -> dict:
         world = self._world
         counts, prices = world.trade_series(market)
         column = tick - int(world.open_tick[market])
         yes_price, count = int(prices[column]), int(counts[column])
         lifted_ask = yes_price == world.quote_series(market)[1][column]
-        return {
+        taker_side = "yes" if lifted_ask else "no"
+        trade = {
             "trade_id": str(uuid.uuid5(_TRADE_NAMESPACE, f"{world.config.seed}/{tick}/{market}")),
             "ticker": world.market_tickers[market],
-            "price": yes_price,
-            "count": count,
-            "count_fp": count_fp(count),
-            "yes_price": yes_price,
-            "no_price": 100 - yes_price,
-            "yes_price_dollars": dollars(yes_price),
-            "no_price_dollars": dollars(100 - yes_price),
-            "taker_side": "yes" if lifted_ask else "no",
+            "count_fp": count_text(count),
+            "yes_price_dollars": PRICE_TEXT[yes_price],
+            "no_price_dollars": PRICE_TEXT[ONE_DOLLAR_MILLS - yes_price],
+            "taker_side": taker_side,
+            "taker_outcome_side": taker_side,
+            "taker_book_side": "bid" if lifted_ask else "ask",
             "created_time": iso(world.tick_ts(tick)),
+            "is_block_trade": False,
         }
+        if legacy:
+            cents = legacy_cents(yes_price)
+            trade |= {"price": cents, "count": count, "yes_price": cents, "no_price": 100 - cents}
+        return trade
 
     def _all_keys(self) -> NDArray[np.int64]:
         world = self._world

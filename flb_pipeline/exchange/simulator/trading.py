@@ -2,33 +2,32 @@
 
 Pure functions of the ticket, the asks it faces and the series' fee schedule, so the exchange
 can price an order completely, and reject it without side effects, before touching any state.
-Prices are cents of the side the order acquires (see `OrderTicket.bought_side`).
+Prices are mills of the side the order acquires (see `OrderTicket.bought_side`); counts and
+money are exact `Decimal`s.
 """
 
 from __future__ import annotations
 
-import math
-from decimal import Decimal
+from decimal import ROUND_FLOOR, Decimal
 
-from flb_pipeline.core.fees import FeeLeg, FeeSchedule
+from flb_pipeline.core.fees import FeeLeg, FeeSchedule, ceil_to_cent
 from flb_pipeline.exchange.simulator.book import Level, sweep
 from flb_pipeline.exchange.simulator.errors import bad_request
 from flb_pipeline.exchange.simulator.orders import FILL_OR_KILL, GOOD_TILL_CANCELED, OrderTicket
-from flb_pipeline.exchange.simulator.portfolio import Trade, pairs_netted, to_cents
+from flb_pipeline.exchange.simulator.portfolio import ZERO, Trade, pairs_netted
+from flb_pipeline.exchange.simulator.units import mills_to_dollars
 
 
-def fill_cap(count: int, partial_fill_ratio: float | None) -> int:
-    """Most contracts the order may ever fill (the partial-fill fault caps it)."""
-    return count if partial_fill_ratio is None else math.floor(partial_fill_ratio * count)
-
-
-def own_price(ticket: OrderTicket, bought_price: int) -> int:
-    """A price of the bought side expressed in the order's own side."""
-    return bought_price if ticket.action == "buy" else 100 - bought_price
+def fill_cap(count: Decimal, partial_fill_ratio: float | None, step: Decimal) -> Decimal:
+    """Most contracts the order may ever fill (the partial-fill fault caps it), in `step`s."""
+    if partial_fill_ratio is None:
+        return count
+    capped = Decimal(str(partial_fill_ratio)) * count / step
+    return capped.to_integral_value(rounding=ROUND_FLOOR) * step
 
 
 def taker_trades(
-    ticket: OrderTicket, asks: tuple[Level, ...], cap: int, fees: FeeSchedule
+    ticket: OrderTicket, asks: tuple[Level, ...], cap: Decimal, fees: FeeSchedule
 ) -> list[Trade]:
     """The immediate fills: sweep the asks, then apply post-only, fill-or-kill and max cost."""
     if ticket.post_only and asks and asks[0][0] <= ticket.bought_limit:
@@ -39,37 +38,39 @@ def taker_trades(
     if ticket.time_in_force == FILL_OR_KILL and sum(t.count for t in trades) < ticket.count:
         return []
     budget = ticket.buy_max_cost
-    if budget is not None and gross_cost(ticket, trades, fees) > budget:
+    if budget is not None and gross_cost(trades, fees) > budget:
         return []
     return trades
 
 
-def taker_fees(ticket: OrderTicket, trades: list[Trade], fees: FeeSchedule) -> int:
+def taker_fees(trades: list[Trade], fees: FeeSchedule) -> Decimal:
     """Total fee of the immediate fills, rounded per order as Kalshi does."""
-    legs = [FeeLeg(t.count, Decimal(own_price(ticket, t.bought_price)) / 100) for t in trades]
-    return to_cents(sum(fees.order_fill_fees(legs), Decimal(0)))
+    legs = [FeeLeg(t.count, mills_to_dollars(t.bought_price)) for t in trades]
+    return sum(fees.order_fill_fees(legs), ZERO)
 
 
-def gross_cost(ticket: OrderTicket, trades: list[Trade], fees: FeeSchedule) -> int:
-    return sum(t.count * t.bought_price for t in trades) + taker_fees(ticket, trades, fees)
+def gross_cost(trades: list[Trade], fees: FeeSchedule) -> Decimal:
+    return sum((t.cost for t in trades), ZERO) + taker_fees(trades, fees)
 
 
 def cash_needed(
-    ticket: OrderTicket, trades: list[Trade], contracts_held: int, fees: FeeSchedule
-) -> int:
-    """Cost plus fees minus the 100 per YES/NO pair the fills net against the holding."""
-    contracts, refund = contracts_held, 0
+    ticket: OrderTicket, trades: list[Trade], contracts_held: Decimal, fees: FeeSchedule
+) -> Decimal:
+    """Cost plus fees minus the $1 per YES/NO pair the fills net against the holding."""
+    contracts, refund = contracts_held, ZERO
     for trade in trades:
-        refund += 100 * pairs_netted(contracts, ticket.bought_side, trade.count)
+        refund += pairs_netted(contracts, ticket.bought_side, trade.count)
         contracts += trade.count if ticket.bought_side == "yes" else -trade.count
-    return gross_cost(ticket, trades, fees) - refund
+    return gross_cost(trades, fees) - refund
 
 
-def resting_escrow(ticket: OrderTicket, trades: list[Trade], fees: FeeSchedule) -> int:
-    """Cash a good-till-canceled remainder sets aside: its cost at the limit plus a bound on
-    its maker fee (the per-order rounding never charges more than ceil of the raw fee)."""
+def resting_escrow(ticket: OrderTicket, trades: list[Trade], fees: FeeSchedule) -> Decimal:
+    """Cash a good-till-canceled remainder sets aside, in whole cents: its cost at the limit
+    plus a bound on its maker fee (the per-order rounding never charges more than a cent
+    above the fee of one fill)."""
     if ticket.time_in_force != GOOD_TILL_CANCELED:
-        return 0
-    remaining = ticket.count - sum(t.count for t in trades)
-    maker_fee = fees.maker_fee(remaining, Decimal(ticket.limit) / 100)
-    return remaining * ticket.bought_limit + to_cents(maker_fee)
+        return ZERO
+    remaining = ticket.count - sum((t.count for t in trades), ZERO)
+    limit = mills_to_dollars(ticket.bought_limit)
+    maker_fee = fees.maker_fee(remaining, limit)
+    return ceil_to_cent(remaining * limit + maker_fee) + Decimal("0.01")

@@ -1,8 +1,10 @@
 """Market-data JSON exactly as Kalshi's Trade API v2 shapes it (series, events, markets, books).
 
-Prices go out twice, as integer cents and as four-decimal dollar strings; counts also as
-`*_fp` strings. Static parts of a market (titles, times, strikes) are built once per event;
-dynamic parts come from one vectorised `World.market_data` call per page.
+By default only the fixed-point forms go out, as Kalshi has served them since 2026-03-12:
+prices as four-decimal dollar strings (`*_dollars`), counts as two-decimal strings (`*_fp`).
+A legacy simulator adds the integer-cent and integer-count fields old clients read. Static
+parts of a market (titles, times, strikes, price grid) are built once per event; dynamic
+parts come from one vectorised `World.market_data` call per page.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from flb_pipeline.exchange.simulator.book import Book
+from flb_pipeline.exchange.simulator.book import Book, top_sizes
 from flb_pipeline.exchange.simulator.catalog import (
     FEE_MULTIPLIER,
     FamilySpec,
@@ -21,11 +23,16 @@ from flb_pipeline.exchange.simulator.catalog import (
     SeriesSpec,
 )
 from flb_pipeline.exchange.simulator.exchange import Exchange
-from flb_pipeline.exchange.simulator.pricing import NO_ASK, NO_BID
-from flb_pipeline.exchange.simulator.units import PRICE_DOLLARS, count_fp, iso
+from flb_pipeline.exchange.simulator.grids import NO_ASK, NO_BID, price_ranges_json
+from flb_pipeline.exchange.simulator.units import (
+    ONE_DOLLAR_MILLS,
+    PRICE_TEXT,
+    count_text,
+    iso,
+    legacy_cents,
+)
 from flb_pipeline.exchange.simulator.world import SETTLED, STATUS_NAMES, Event, MarketRow
 
-_PRICE_RANGES = [{"start": "0.0100", "end": "0.9900", "step": "0.0100"}]
 _COLLATERAL_RETURN = {True: "MECNET", False: "DIRECNET"}
 _SETTLEMENT_SOURCES = {
     "weather": {"name": "National Weather Service", "url": "https://www.weather.gov/"},
@@ -33,6 +40,16 @@ _SETTLEMENT_SOURCES = {
     "economics": {"name": "Bureau of Labor Statistics", "url": "https://www.bls.gov/"},
     "sports": {"name": "League official results", "url": "https://www.espn.com/"},
 }
+_LEGACY_PRICE_FIELDS = (
+    "yes_bid",
+    "yes_ask",
+    "no_bid",
+    "no_ask",
+    "last_price",
+    "previous_yes_bid",
+    "previous_yes_ask",
+    "previous_price",
+)
 
 
 def series_json(family: FamilySpec, series: SeriesSpec) -> dict[str, Any]:
@@ -41,6 +58,7 @@ def series_json(family: FamilySpec, series: SeriesSpec) -> dict[str, Any]:
         "frequency": "daily",
         "title": _series_title(family, series),
         "category": family.category,
+        "categories": [family.category],
         "tags": list(series.tags),
         "settlement_sources": [_SETTLEMENT_SOURCES[family.name]],
         "contract_url": f"https://kalshi.com/series/{series.ticker.lower()}",
@@ -78,6 +96,7 @@ class MarketWire:
 
     def __init__(self, exchange: Exchange) -> None:
         self._exchange = exchange
+        self._legacy = exchange.config.legacy
         self._event_static: dict[int, dict[str, Any]] = {}
 
     def event_json(self, event: Event, *, nested_markets: bool) -> dict[str, Any]:
@@ -92,7 +111,7 @@ class MarketWire:
             "mutually_exclusive": event.family.mutually_exclusive,
             "category": event.family.category,
             "strike_date": iso(close.timestamp()),
-            "available_on_brokers": False,
+            "settlement_sources": [_SETTLEMENT_SOURCES[event.family.name]],
             "product_metadata": {},
         }
         if nested_markets:
@@ -104,19 +123,27 @@ class MarketWire:
         exchange = self._exchange
         if len(markets) == 0:
             return []
-        data = exchange.world.market_data(markets, exchange.quote_tick(), exchange.now)
+        tick = exchange.quote_tick()
+        data = exchange.world.market_data(markets, tick, exchange.now)
+        config = exchange.config
+        bid_sizes, ask_sizes = top_sizes(
+            config.seed, markets, tick, config.book_levels, config.level_size_min,
+            config.level_size_max,
+        )  # fmt: skip
         tops = exchange.consumed_tops()
         missing = exchange.faults.missing_field
         crossed_rate = exchange.faults.crossed_book_rate
         built = []
-        for row in data.rows(markets):
+        for row, bid_size, ask_size in zip(
+            data.rows(markets), bid_sizes.tolist(), ask_sizes.tolist(), strict=True
+        ):
             body = self._static(row.market)
             yes_bid, yes_ask = tops.get(row.market, (row.yes_bid, row.yes_ask))
             if crossed_rate and _hashed_fraction(row.market) < crossed_rate and yes_ask < NO_ASK:
-                yes_bid = yes_ask + 1
-            body.update(_quote_fields(yes_bid, yes_ask))
-            body.update(_trading_fields(row))
-            if row.status == SETTLED:
+                yes_bid = min(yes_ask + 10, ONE_DOLLAR_MILLS - 1)
+            body.update(self._quote_fields(yes_bid, yes_ask, bid_size, ask_size))
+            body.update(self._trading_fields(row))
+            if row.status >= SETTLED:
                 body.update(self._settled_fields(row.market))
             if missing:
                 body.pop(missing, None)
@@ -144,94 +171,121 @@ class MarketWire:
         return body
 
     def _event_fields(self, event: Event) -> dict[str, Any]:
-        world = self._exchange.world
+        exchange = self._exchange
+        world = exchange.world
         close_ts = world.tick_ts(event.close_tick)
         settle_ts = world.settle_ts(event.close_tick)
         title, _ = event_titles(event, datetime.fromtimestamp(close_ts, UTC))
-        return {
+        listed = iso(world.tick_ts(event.open_tick - world.lead_ticks))
+        fields: dict[str, Any] = {
             "event_ticker": event.ticker,
             "market_type": "binary",
             "title": title,
             "subtitle": "",
-            "created_time": iso(world.tick_ts(event.open_tick - world.lead_ticks)),
+            "created_time": listed,
+            "updated_time": listed,
             "open_time": iso(world.tick_ts(event.open_tick)),
             "close_time": iso(close_ts),
             "expected_expiration_time": iso(settle_ts),
             "expiration_time": iso(settle_ts),
             "latest_expiration_time": iso(settle_ts),
             "settlement_timer_seconds": round(world.config.settle_delay_s),
-            "response_price_units": "usd_cent",
             "result": "",
             "can_close_early": False,
-            "notional_value": 100,
             "notional_value_dollars": "1.0000",
-            "liquidity": 0,
-            "liquidity_dollars": "0.0000",
             "expiration_value": "",
-            "category": event.family.category,
-            "risk_limit_cents": 0,
-            "tick_size": 1,
+            "settlement_bounds_type": "default",
             "rules_secondary": "Simulated market: settles on the simulator's latent outcome.",
-            "price_level_structure": "linear_cent",
-            "price_ranges": _PRICE_RANGES,
+            "price_level_structure": event.series.price_structure,
+            "price_ranges": price_ranges_json(event.series.price_structure),
+            "fractional_trading_enabled": event.series.fractional,
         }
+        waiver = exchange.fee_waiver_expires_ts(event.first_market)
+        if waiver is not None:
+            fields["fee_waiver_expiration_time"] = iso(waiver)
+        if self._legacy:
+            fields.update(
+                category=event.family.category,
+                response_price_units="usd_cent",
+                notional_value=100,
+                tick_size=1,
+                risk_limit_cents=0,
+            )
+        return fields
+
+    def _quote_fields(
+        self, yes_bid: int, yes_ask: int, bid_size: int, ask_size: int
+    ) -> dict[str, Any]:
+        """Both sides of the top of book; an empty side shows bid 0 / ask $1, size 0."""
+        no_bid = ONE_DOLLAR_MILLS - yes_ask if yes_ask < NO_ASK else NO_BID
+        no_ask = ONE_DOLLAR_MILLS - yes_bid if yes_bid > NO_BID else NO_ASK
+        fields = {
+            "yes_bid_dollars": PRICE_TEXT[yes_bid],
+            "yes_bid_size_fp": count_text(bid_size if yes_bid > NO_BID else 0),
+            "yes_ask_dollars": PRICE_TEXT[yes_ask],
+            "yes_ask_size_fp": count_text(ask_size if yes_ask < NO_ASK else 0),
+            "no_bid_dollars": PRICE_TEXT[no_bid],
+            "no_ask_dollars": PRICE_TEXT[no_ask],
+        }
+        if self._legacy:
+            fields.update(
+                yes_bid=legacy_cents(yes_bid),
+                yes_ask=legacy_cents(yes_ask),
+                no_bid=legacy_cents(no_bid),
+                no_ask=legacy_cents(no_ask),
+            )
+        return fields
+
+    def _trading_fields(self, row: MarketRow) -> dict[str, Any]:
+        """Status, last trade, volume and day-ago fields of one market row."""
+        open_interest = row.volume * 3 // 5
+        fields: dict[str, Any] = {
+            "status": STATUS_NAMES[row.status],
+            "last_price_dollars": PRICE_TEXT[row.last_price],
+            "volume_fp": count_text(row.volume),
+            "volume_24h_fp": count_text(row.volume_24h),
+            "open_interest_fp": count_text(open_interest),
+            "previous_yes_bid_dollars": PRICE_TEXT[row.previous_yes_bid],
+            "previous_yes_ask_dollars": PRICE_TEXT[row.previous_yes_ask],
+            "previous_price_dollars": PRICE_TEXT[row.previous_price],
+        }
+        if self._legacy:
+            fields.update(
+                last_price=legacy_cents(row.last_price),
+                previous_yes_bid=legacy_cents(row.previous_yes_bid),
+                previous_yes_ask=legacy_cents(row.previous_yes_ask),
+                previous_price=legacy_cents(row.previous_price),
+                volume=row.volume,
+                volume_24h=row.volume_24h,
+                open_interest=open_interest,
+                liquidity=0,
+                liquidity_dollars="0.0000",
+            )
+        return fields
 
     def _settled_fields(self, market: int) -> dict[str, Any]:
         exchange = self._exchange
+        world = exchange.world
         yes_won = exchange.result(market)
-        value = 100 if yes_won else 0
-        latent = exchange.world.latent_at_close(exchange.world.event_of(market))
-        return {
+        value = ONE_DOLLAR_MILLS if yes_won else 0
+        event = world.event_of(market)
+        settle_ts = world.settle_ts(event.close_tick)
+        fields = {
             "result": "yes" if yes_won else "no",
-            "settlement_value": value,
-            "settlement_value_dollars": PRICE_DOLLARS[value],
-            "expiration_value": f"{latent:.2f}",
+            "settlement_value_dollars": PRICE_TEXT[value],
+            "settlement_ts": iso(settle_ts),
+            "updated_time": iso(settle_ts),
+            "expiration_value": f"{world.latent_at_close(event):.2f}",
         }
-
-
-def _trading_fields(row: MarketRow) -> dict[str, Any]:
-    """Status, last trade, volume and day-ago fields of one market row."""
-    open_interest = row.volume * 3 // 5
-    return {
-        "status": STATUS_NAMES[row.status],
-        "last_price": row.last_price,
-        "last_price_dollars": PRICE_DOLLARS[row.last_price],
-        "volume": row.volume,
-        "volume_fp": count_fp(row.volume),
-        "volume_24h": row.volume_24h,
-        "volume_24h_fp": count_fp(row.volume_24h),
-        "open_interest": open_interest,
-        "open_interest_fp": count_fp(open_interest),
-        "previous_yes_bid": row.previous_yes_bid,
-        "previous_yes_bid_dollars": PRICE_DOLLARS[row.previous_yes_bid],
-        "previous_yes_ask": row.previous_yes_ask,
-        "previous_yes_ask_dollars": PRICE_DOLLARS[row.previous_yes_ask],
-        "previous_price": row.previous_price,
-        "previous_price_dollars": PRICE_DOLLARS[row.previous_price],
-        "updated_time": iso(row.updated_ts),
-    }
+        if self._legacy:
+            fields["settlement_value"] = legacy_cents(value)
+        return fields
 
 
 def _hashed_fraction(market: int) -> float:
     """A fixed pseudo-random fraction per market (Knuth's multiplicative hash), so a crossed
     book fault hits the same markets on every listing."""
     return (market * 2654435761 % 2**32) / 2**32
-
-
-def _quote_fields(yes_bid: int, yes_ask: int) -> dict[str, Any]:
-    """Both sides of the top of book; an empty side shows bid 0 / ask 100."""
-    no_bid = 100 - yes_ask if yes_ask < NO_ASK else NO_BID
-    no_ask = 100 - yes_bid if yes_bid > NO_BID else NO_ASK
-    return {
-        "yes_bid": yes_bid,
-        "yes_bid_dollars": PRICE_DOLLARS[yes_bid],
-        "yes_ask": yes_ask,
-        "yes_ask_dollars": PRICE_DOLLARS[yes_ask],
-        "no_bid": no_bid,
-        "no_bid_dollars": PRICE_DOLLARS[no_bid],
-        "no_ask": no_ask,
-        "no_ask_dollars": PRICE_DOLLARS[no_ask],
-    }
 
 
 def _strike_fields(market_set: MarketSet) -> dict[str, Any]:
@@ -249,21 +303,21 @@ def _number(value: float) -> int | float:
     return int(value) if float(value).is_integer() else value
 
 
-def orderbook_json(book: Book, depth: int | None) -> dict[str, Any]:
-    """Bids only, ascending by price, in cents, dollar strings and `orderbook_fp` form."""
+def orderbook_json(book: Book, depth: int | None, *, legacy: bool) -> dict[str, Any]:
+    """Bids only, ascending by price, as `orderbook_fp` (and the legacy cent form)."""
     sides = {
         side: list(book.bids(side))[:depth] if depth else list(book.bids(side))
         for side in ("yes", "no")
     }
     ascending = {side: sorted(levels) for side, levels in sides.items()}
-    orderbook: dict[str, Any] = {}
-    fixed_point: dict[str, Any] = {}
-    for side, levels in ascending.items():
-        orderbook[side] = [[price, count] for price, count in levels]
-        orderbook[f"{side}_dollars"] = [
-            [PRICE_DOLLARS[price], str(count)] for price, count in levels
-        ]
-        fixed_point[f"{side}_dollars"] = [
-            [PRICE_DOLLARS[price], count_fp(count)] for price, count in levels
-        ]
-    return {"orderbook": orderbook, "orderbook_fp": fixed_point}
+    fixed_point = {
+        f"{side}_dollars": [[PRICE_TEXT[price], count_text(count)] for price, count in levels]
+        for side, levels in ascending.items()
+    }
+    body: dict[str, Any] = {"orderbook_fp": fixed_point}
+    if legacy:
+        body["orderbook"] = {
+            side: [[legacy_cents(price), int(count)] for price, count in levels]
+            for side, levels in ascending.items()
+        }
+    return body

@@ -26,8 +26,8 @@ from flb_pipeline.exchange.simulator.catalog import (
 )
 from flb_pipeline.exchange.simulator.config import SimConfig
 from flb_pipeline.exchange.simulator.events import EventDraw, draw_event
+from flb_pipeline.exchange.simulator.grids import NO_ASK, NO_BID
 from flb_pipeline.exchange.simulator.grow import GrowableArray
-from flb_pipeline.exchange.simulator.pricing import NO_ASK, NO_BID
 from flb_pipeline.exchange.simulator.schedule import (
     SECONDS_PER_DAY,
     EventSlot,
@@ -35,8 +35,12 @@ from flb_pipeline.exchange.simulator.schedule import (
     live_schedules,
 )
 
-UNOPENED, ACTIVE, CLOSED, SETTLED = 0, 1, 2, 3
-STATUS_NAMES = ("initialized", "active", "closed", "settled")
+UNOPENED, ACTIVE, CLOSED, DETERMINED, FINALIZED = 0, 1, 2, 3, 4
+SETTLED = DETERMINED
+"""Status codes from SETTLED on have a result and have paid out."""
+STATUS_NAMES = ("initialized", "active", "closed", "determined", "finalized")
+FINALIZE_DELAY_S = 300.0
+"""A determined market's result becomes final this long after it was determined."""
 LISTING_LEAD_FRACTION = 0.25
 """Events are listed (status "initialized") a quarter of a lifetime before they open."""
 
@@ -78,7 +82,8 @@ class MarketRow(NamedTuple):
 
 @dataclass(frozen=True, slots=True)
 class MarketData:
-    """Market data of some markets at one quote tick, aligned with the requested indices."""
+    """Market data of some markets at one quote tick, aligned with the requested indices;
+    prices in mills."""
 
     status: NDArray[np.int8]
     yes_bid: NDArray[np.int16]
@@ -251,13 +256,16 @@ class World:
         return self.events[int(self._market_event.values[market])]
 
     def status_codes(self, now: float, markets: NDArray | None = None) -> NDArray[np.int8]:
-        """UNOPENED / ACTIVE / CLOSED / SETTLED of each market at `now` (all when None)."""
+        """UNOPENED / ACTIVE / CLOSED / DETERMINED / FINALIZED of each market at `now` (all
+        when None)."""
         open_tick = self.open_tick if markets is None else self.open_tick[markets]
         close_tick = open_tick + self.lifetime_ticks
         opened = now >= self.tick_ts(open_tick)
         closed = now >= self.tick_ts(close_tick)
-        settled = now >= self.settle_ts(close_tick)
-        return (opened.astype(np.int8) + closed + settled).astype(np.int8)
+        settle_ts = self.settle_ts(close_tick)
+        settled = now >= settle_ts
+        final = now >= settle_ts + FINALIZE_DELAY_S
+        return (opened.astype(np.int8) + closed + settled + final).astype(np.int8)
 
     def natural_yes(self, market: int) -> bool:
         """The outcome the latent path produced (settlement faults may override it)."""
