@@ -6,10 +6,15 @@ STAMP := $(VENV)/.installed
 
 .PHONY: install demo test lint ui sim
 
-$(STAMP): pyproject.toml
+# Kalshi's official SDK (the wire contract the tests check the simulator against) declares
+# Python >= 3.13, but its models import on 3.11: it is installed on its own, ignoring that.
+KALSHI_SDK := kalshi-python-sync==3.34.0
+
+$(STAMP): pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet --ignore-requires-python '$(KALSHI_SDK)'
 	touch $(STAMP)
 
 install: $(STAMP)

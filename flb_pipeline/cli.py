@@ -38,6 +38,15 @@ def _sim_arguments(parser: argparse.ArgumentParser) -> None:
     world.add_argument("--history-events", type=int, default=600)
     world.add_argument("--flb-slope", type=float, default=1.09, help="b in logit(p_true)")
     world.add_argument("--clock", choices=["realtime", "manual"], default="realtime")
+    api = parser.add_argument_group("API")
+    api.add_argument(
+        "--legacy", action="store_true",
+        help="also serve the integer-cent fields and legacy order endpoints Kalshi removed",
+    )  # fmt: skip
+    api.add_argument(
+        "--rate-tier", choices=["basic", "advanced", "premier", "prime", "unlimited"],
+        default="basic", help="the API access tier whose rate limits are enforced",
+    )  # fmt: skip
     faults = parser.add_argument_group("fault injection (also live under /_sim/faults)")
     faults.add_argument("--error-rate", type=float, default=0.0)
     faults.add_argument("--burst-429", type=int, default=0)

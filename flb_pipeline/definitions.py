@@ -20,6 +20,7 @@ from flb_pipeline.defs.resources import (
     RiskResource,
     StoreResource,
     TradingResource,
+    exchange_resource,
 )
 from flb_pipeline.defs.schedules import SCHEDULES
 from flb_pipeline.defs.sensors import SENSORS
@@ -37,9 +38,7 @@ def build_definitions(
     alerts: AlertsResource | None = None,
 ) -> dg.Definitions:
     """Definitions wired to one deployment's settings; tests may hand in tuned resources."""
-    exchange = exchange or ExchangeResource(
-        exchange=settings.exchange, base_url=settings.exchange_url, execution=settings.execution
-    )
+    exchange = exchange or exchange_resource(settings)
     clock_source = "exchange" if exchange.exchange == "sim" else "system"
     return dg.Definitions(
         assets=[

@@ -22,6 +22,7 @@ from flb_pipeline.core.risk import RiskLimits, Verdict
 from flb_pipeline.defs import control
 from flb_pipeline.defs.checks import verdicts_now
 from flb_pipeline.defs.daily_summary import build_daily_summary
+from flb_pipeline.defs.resources import exchange_resource
 from flb_pipeline.exchange.embedded import (
     EmbeddedSimulator,
     embedded_url,
@@ -78,6 +79,8 @@ def sim_config_from(args: argparse.Namespace) -> SimConfig:
         flb_slope=args.flb_slope,
         clock_mode=args.clock,
         faults=faults,
+        legacy=args.legacy,
+        rate_tier=args.rate_tier,
     )
 
 
@@ -288,7 +291,17 @@ def halt(args: argparse.Namespace) -> int:
     if not outcome.audited:
         print("warning: the database is locked; the halt is in force but not yet in "
               "risk_events", file=sys.stderr)  # fmt: skip
+    print(_cancel_resting_orders(settings))
     return 0
+
+
+def _cancel_resting_orders(settings: Settings) -> str:
+    """A halt also cancels every resting order; an embedded simulator that is not running
+    holds none, and is not started just for this."""
+    embedded = settings.exchange == "sim" and not settings.exchange_url
+    if embedded and not is_simulator(root_url(embedded_url(settings.sim_port))):
+        return "no simulator is running: no resting orders to cancel"
+    return control.cancel_resting_orders(exchange_resource(settings), lambda: datetime.now(UTC))
 
 
 def resume(args: argparse.Namespace) -> int:

@@ -28,7 +28,8 @@ SIM_START = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)
 
 
 def small_world(**overrides: Any) -> SimConfig:
-    """A deterministic, quick world: manual clock, fixed start, a few hundred markets."""
+    """A deterministic, quick world: manual clock, fixed start, a few hundred markets, and the
+    Premier API tier (100 requests a second) so raw test requests rarely meet the limit."""
     settings: dict[str, Any] = dict(
         seed=11,
         markets_target=150,
@@ -37,6 +38,7 @@ def small_world(**overrides: Any) -> SimConfig:
         history_events=120,
         clock_mode="manual",
         start_time=SIM_START,
+        rate_tier="premier",
     )
     settings.update(overrides)
     return SimConfig(**settings)

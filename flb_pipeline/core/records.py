@@ -138,6 +138,8 @@ class SettledMarket:
     close_time: datetime
     result: str
     last_price: Decimal | None
+    settled_at: datetime | None = None
+    """When it settled (Kalshi's `settlement_ts`); which tier serves it depends on it."""
 
 
 @dataclass(frozen=True, slots=True)

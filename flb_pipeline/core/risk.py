@@ -39,7 +39,7 @@ KILL_SWITCHES = (
     EXPOSURE_LIMITS,
 )
 MANUAL_HALT = "manual_halt"
-BLOCKING_CHECKS = (*KILL_SWITCHES, MANUAL_HALT)
+BLOCKING_CHECKS = (*KILL_SWITCHES, EXCHANGE_PAUSE, MANUAL_HALT)
 """Every check a cycle's orders need to have passed."""
 TRIP, RESET, HALT, RESUME = "trip", "reset", "halt", "resume"
 

@@ -36,6 +36,7 @@ from flb_pipeline.store.decisions import (
     load_groups,
     oldest_candidate_quote,
 )
+from flb_pipeline.store.exchange_state import exchange_state_for
 from flb_pipeline.store.halt import read_halt
 from flb_pipeline.store.risk import (
     append_risk_event,
@@ -151,6 +152,13 @@ def _exposure_limits(state: CheckState) -> Verdict:
     return risk.exposure_limits(book.total_exposure(), positions, capital, state.limits)
 
 
+def _exchange_pause(state: CheckState) -> Verdict:
+    """Whether the exchange takes orders, as this cycle read it (not read: fails closed)."""
+    read = exchange_state_for(state.con, state.scan_id)
+    exchange, windows = read if read is not None else (None, [])
+    return risk.exchange_pause(exchange, windows, state.now, state.limits)
+
+
 SWITCHES: dict[str, tuple[Evaluator, str]] = {
     risk.DAILY_LOSS: (_daily_loss, "Today's P&L above -min($500, 5% of start-of-day capital)."),
     risk.LOSS_STREAK: (_loss_streak, "Not all of the last 5 closed trades lost (4 h pause)."),
@@ -160,6 +168,10 @@ SWITCHES: dict[str, tuple[Evaluator, str]] = {
     risk.NO_FILLS: (_no_fills, "Not the last 20 ordering scans without a fill."),
     risk.CORRELATION_BREACH: (_correlation_breach, "No group's worst case above 15%."),
     risk.EXPOSURE_LIMITS: (_exposure_limits, "Total worst case <= 20%, a position <= 5%."),
+    risk.EXCHANGE_PAUSE: (
+        _exchange_pause,
+        "The exchange takes orders and no maintenance window starts within 2 minutes.",
+    ),
 }
 
 

@@ -5,6 +5,8 @@ The halt takes effect through a flag file at once, whatever holds the database; 
 `risk_events` audit row follows as soon as the database can be written.
 """
 
+from collections.abc import Callable
+from contextlib import closing
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -12,8 +14,10 @@ import dagster as dg
 from pydantic import Field
 
 from flb_pipeline.core import risk
+from flb_pipeline.core.modes import TradingRefused
 from flb_pipeline.core.risk import RiskEvent
-from flb_pipeline.defs.resources import ClockResource, StoreResource
+from flb_pipeline.defs.resources import ClockResource, ExchangeResource, StoreResource
+from flb_pipeline.exchange.errors import ExchangeError
 from flb_pipeline.store import Store, StoreLocked
 from flb_pipeline.store.halt import clear_halt, read_halt, write_halt
 from flb_pipeline.store.risk import append_risk_event
@@ -44,6 +48,21 @@ def resume(store: Store, now: datetime, resets: list[str]) -> ControlOutcome:
     return ControlOutcome(events, _audit(store, events))
 
 
+def cancel_resting_orders(exchange: ExchangeResource, now: Callable[[], datetime]) -> str:
+    """The halt's second act: cancel every resting order at the exchange. The halt is in
+    force whatever happens here; the line says what became of the orders."""
+    try:
+        if exchange.trading_mode().execution != "exchange":
+            return "paper execution: no resting orders at the exchange"
+        with closing(exchange.client(now=now)) as client:
+            client.cancel_all_orders()
+    except TradingRefused as refused:
+        return f"no orders could have been sent ({refused}): nothing to cancel"
+    except ExchangeError as error:
+        return f"warning: resting orders not cancelled ({error.error_class}: {error})"
+    return "every resting order cancelled"
+
+
 def halt_state(store: Store) -> RiskEvent | None:
     return read_halt(store.halt_flag)
 
@@ -68,14 +87,19 @@ class ResumeConfig(dg.Config):
     reset: list[str] = Field(default_factory=list)
 
 
-@dg.op(description="Stop all new entries until resumed.")
+@dg.op(description="Stop all new entries until resumed, and cancel every resting order.")
 def set_manual_halt(
-    context: dg.OpExecutionContext, config: HaltConfig, store: StoreResource, clock: ClockResource
+    context: dg.OpExecutionContext,
+    config: HaltConfig,
+    store: StoreResource,
+    clock: ClockResource,
+    exchange: ExchangeResource,
 ) -> None:
     outcome = halt(store.store(), clock.now(), config.reason)
     context.log.warning(f"trading halted: {outcome.events[0].reason}")
     if not outcome.audited:
         context.log.error("halt in force, but the database was locked: no risk_events row")
+    context.log.warning(cancel_resting_orders(exchange, clock.now))
 
 
 @dg.op(description="Lift the manual halt; optionally reset sticky switches.")

@@ -24,6 +24,7 @@ from flb_pipeline.exchange.client import (
     KalshiClient,
 )
 from flb_pipeline.exchange.embedded import ensure_embedded_simulator, simulator_now
+from flb_pipeline.exchange.limits import tier_limits
 from flb_pipeline.exchange.signing import load_private_key
 from flb_pipeline.settings import DEFAULT_DB_PATH, Settings, creates_data_directory
 from flb_pipeline.store import Store, StoreUnavailable
@@ -129,7 +130,21 @@ class ExchangeResource(dg.ConfigurableResource):
             max_attempts=self.max_attempts,
             markets_page_limit=self.markets_page_limit,
         )
-        return KalshiClient(settings, _credentials_from_env(), now=now)
+        credentials = _credentials_from_env()
+        client = KalshiClient(settings, credentials, now=now)
+        if credentials is not None or self.exchange == "sim":
+            limits = tier_limits(client)
+            if limits is not None:
+                client.size_rate_limits(limits)
+        return client
+
+
+def exchange_resource(settings: Settings) -> ExchangeResource:
+    """The deployment's exchange as its settings (FLB_EXCHANGE, FLB_EXCHANGE_URL,
+    FLB_EXECUTION) name it."""
+    return ExchangeResource(
+        exchange=settings.exchange, base_url=settings.exchange_url, execution=settings.execution
+    )
 
 
 class ClockResource(dg.ConfigurableResource):

@@ -1,11 +1,13 @@
-"""httpx client for the Kalshi Trade API v2 (DESIGN §4).
+"""httpx client for the Kalshi Trade API v2 (DESIGN §4), as Kalshi serves it in late 2026.
 
 Signing, cursor pagination (bounded by a `PageGuard` for scans), a token bucket per read/write
-budget, retries with exponential backoff and jitter (429 carries no Retry-After), timeouts, a
-cap on the size of any response body, and a record of every HTTP attempt (`ApiCall`, marked
-`final` when it ended its call) that the Dagster layer flushes into `api_calls`. Order creation
-is retried only with the same `client_order_id`, and an order whose POST got no answer is
-resolved by that id before the caller hears anything but a definite outcome.
+budget sized from `GET /account/limits`, retries with exponential backoff and jitter (429
+carries no Retry-After), timeouts, a cap on the size of any response body, and a record of
+every HTTP attempt (`ApiCall`, marked `final` when it ended its call) that the Dagster layer
+flushes into `api_calls`. Orders go through the V2 endpoints (a bid or an ask on the YES
+book); creation is retried only with the same `client_order_id`, and an order whose POST got
+no answer is resolved by that id before the caller hears anything but a definite outcome.
+Settled markets older than the exchange's historical cutoff come from the historical tier.
 """
 
 from __future__ import annotations
@@ -19,21 +21,28 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any, TypeVar
 from urllib.parse import quote, urlsplit
 
 import httpx
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from flb_pipeline.core.fees import FeeChange
 from flb_pipeline.core.records import (
+    AccountLimits,
     ApiCall,
     Balance,
+    Count,
     EventInfo,
     ExchangeOrder,
+    ExchangeState,
     Fill,
+    MaintenanceWindow,
     MarketPosition,
     MarketQuote,
     OrderBook,
+    OrderGroup,
     OrderIntent,
     PricePoint,
     SeriesInfo,
@@ -41,7 +50,7 @@ from flb_pipeline.core.records import (
     Settlement,
 )
 from flb_pipeline.core.scan_bounds import ScanBounds
-from flb_pipeline.exchange import schema, signing
+from flb_pipeline.exchange import schema, schema_exchange, signing
 from flb_pipeline.exchange.errors import (
     AuthRejected,
     ExchangeError,
@@ -54,6 +63,7 @@ from flb_pipeline.exchange.errors import (
     ScanBoundExceeded,
     SchemaError,
 )
+from flb_pipeline.exchange.order_sides import to_book_order
 from flb_pipeline.exchange.ratelimit import TokenBucket
 from flb_pipeline.exchange.responses import classify
 
@@ -63,7 +73,10 @@ PROD_URL = "https://api.elections.kalshi.com/trade-api/v2"
 DEMO_URL = "https://demo-api.kalshi.co/trade-api/v2"
 DUPLICATE_ORDER = "order_already_exists"
 CANDLESTICK_BATCH = 100
+ORDER_BATCH = 20
 PARALLEL_READS = 4
+SIGNED_PREFIXES = ("/portfolio", "/account")
+SELF_TRADE_PREVENTION = "taker_at_cross"
 T = TypeVar("T")
 
 
@@ -196,8 +209,31 @@ class KalshiClient:
 
     # -- market data ---------------------------------------------------------------------
 
-    def exchange_status(self) -> dict[str, Any]:
-        return dict(self._get("/exchange/status"))
+    def exchange_state(self) -> ExchangeState:
+        return schema_exchange.exchange_state(self._get("/exchange/status"))
+
+    def maintenance_windows(self) -> list[MaintenanceWindow]:
+        return schema_exchange.maintenance_windows(self._get("/exchange/schedule"))
+
+    def account_limits(self) -> AccountLimits:
+        return schema_exchange.account_limits(self._get("/account/limits"))
+
+    def size_rate_limits(self, limits: AccountLimits) -> None:
+        """Pace reads and writes at the account's tier: Kalshi's buckets count tokens, ours
+        count requests of `limits.default_cost` tokens each."""
+        cost = limits.default_cost
+        self._reads = TokenBucket(
+            limits.read.refill_per_s / cost, limits.read.capacity / cost, sleep=self._sleep
+        )
+        self._writes = TokenBucket(
+            limits.write.refill_per_s / cost, limits.write.capacity / cost, sleep=self._sleep
+        )
+
+    def fee_changes(self) -> list[FeeChange]:
+        return schema_exchange.fee_changes(self._get("/series/fee_changes"))
+
+    def historical_cutoff(self) -> datetime:
+        return schema_exchange.historical_cutoff(self._get("/historical/cutoff"))
 
     def series(self, category: str | None = None) -> list[SeriesInfo]:
         body = self._get("/series", params=_clean({"category": category}))
@@ -226,12 +262,17 @@ class KalshiClient:
                 "limit": self.settings.markets_page_limit,
             }
         )
-        for body in self._pages("/markets", params, guard):
-            quotes, invalid = schema.each(body.get("markets"), schema.market_quote, "markets")
+        for body, received_at in self._timed_pages("/markets", params, guard):
+            quotes, invalid = schema.each(
+                body.get("markets"),
+                lambda obj, at=received_at: schema.market_quote(obj, at),
+                "markets",
+            )
             self._record_invalid("/markets", invalid)
-            yield MarketPage(quotes, invalid, self._now())
+            yield MarketPage(quotes, invalid, received_at)
 
     def settled_pages(self, *, min_settled_ts: int | None = None) -> Iterator[SettledPage]:
+        """Settled markets of the live tier (those settled since the historical cutoff)."""
         params = _clean(
             {
                 "status": "settled",
@@ -240,9 +281,18 @@ class KalshiClient:
                 "limit": self.settings.markets_page_limit,
             }
         )
-        for body in self._pages("/markets", params):
+        yield from self._settled("/markets", params)
+
+    def historical_settled_pages(self) -> Iterator[SettledPage]:
+        """Settled markets of the historical tier (settled before the cutoff). The tier has
+        no time filter, so callers keep the ones they need."""
+        params = {"mve_filter": "exclude", "limit": self.settings.markets_page_limit}
+        yield from self._settled("/historical/markets", params)
+
+    def _settled(self, path: str, params: dict[str, Any]) -> Iterator[SettledPage]:
+        for body in self._pages(path, params):
             markets, invalid = schema.each(body.get("markets"), schema.settled_market, "markets")
-            self._record_invalid("/markets", invalid)
+            self._record_invalid(path, invalid)
             yield SettledPage(markets, invalid)
 
     def market_statuses(self, tickers: list[str]) -> dict[str, tuple[str, str, datetime]]:
@@ -277,6 +327,17 @@ class KalshiClient:
                 ticker = str(schema.required(market, "market_ticker"))
                 points[ticker] = schema.price_points(ticker, _list(market, "candlesticks"))
         return points
+
+    def historical_candlesticks(
+        self, ticker: str, start_ts: int, end_ts: int, period_minutes: int = 1
+    ) -> list[PricePoint]:
+        """Candles of one market of the historical tier (it has no batch endpoint)."""
+        body = self._get(
+            "/historical/markets/{ticker}/candlesticks",
+            ticker=ticker,
+            params={"start_ts": start_ts, "end_ts": end_ts, "period_interval": period_minutes},
+        )
+        return schema.price_points(ticker, _list(body, "candlesticks"), historical=True)
 
     def order_book(self, ticker: str, depth: int | None = None) -> OrderBook:
         body = self._get(
@@ -321,6 +382,10 @@ class KalshiClient:
         params = {"ticker": ticker}
         return self._collect("/portfolio/orders", "orders", schema.exchange_order, params)
 
+    def order(self, order_id: str) -> ExchangeOrder:
+        body = self._get("/portfolio/orders/{order_id}", order_id=order_id)
+        return schema.exchange_order(schema.required(body, "order"))
+
     def find_order(self, client_order_id: str, ticker: str) -> ExchangeOrder | None:
         """The exchange's order carrying `client_order_id`, if it ever arrived."""
         for order in self.orders(ticker=ticker):
@@ -329,7 +394,7 @@ class KalshiClient:
         return None
 
     def create_order(self, intent: OrderIntent) -> ExchangeOrder:
-        """Send a limit order; retried only with the same client_order_id.
+        """Send one V2 limit order; retried only with the same client_order_id.
 
         Raises `RequestRejected` with the exchange's reason, `OrderNotPlaced` when the
         exchange answered every attempt with 429 (refused before processing), and
@@ -338,8 +403,8 @@ class KalshiClient:
         process the request. Unknown orders are resolved later by client_order_id.
         """
         try:
-            body = self._request("POST", "/portfolio/orders", json_body=_order_body(intent))
-            return schema.exchange_order(schema.required(body, "order"))
+            body = self._request("POST", "/portfolio/events/orders", json_body=order_body(intent))
+            return self._created(intent, body)
         except RequestRejected as rejected:
             if rejected.status != 409 or rejected.code != DUPLICATE_ORDER:
                 raise
@@ -350,9 +415,97 @@ class KalshiClient:
             cause = failure
         return self._resolve_order(intent, cause)
 
+    def create_orders(self, intents: Sequence[OrderIntent]) -> list[ExchangeOrder | ExchangeError]:
+        """Several orders through the batched endpoint, 20 per request, each answered on its
+        own (an order or the reason it failed), in the order given. A batch whose answer is
+        lost is resolved order by order, by client_order_id, exactly like a single order."""
+        results: list[ExchangeOrder | ExchangeError] = []
+        for first in range(0, len(intents), ORDER_BATCH):
+            batch = list(intents[first : first + ORDER_BATCH])
+            results.extend(self._create_batch(batch))
+        return results
+
+    def _create_batch(self, intents: list[OrderIntent]) -> list[ExchangeOrder | ExchangeError]:
+        try:
+            body = self._request(
+                "POST",
+                "/portfolio/events/orders/batched",
+                json_body={"orders": [order_body(intent) for intent in intents]},
+                cost=len(intents),
+            )
+            answers = _list(body, "orders")
+            if len(answers) != len(intents):
+                raise MalformedResponse(
+                    f"batched create answered {len(answers)} orders for {len(intents)}"
+                )
+        except AuthRejected:
+            raise
+        except ExchangeError as failure:
+            return [self._resolved_or_error(intent, failure) for intent in intents]
+        return [
+            self._batch_answer(intent, schema.mapping(answer, "orders"))
+            for intent, answer in zip(intents, answers, strict=True)
+        ]
+
+    def _batch_answer(self, intent: OrderIntent, answer: Any) -> ExchangeOrder | ExchangeError:
+        error = answer.get("error")
+        if error:
+            error = schema.mapping(error, "error")
+            rejected = RequestRejected(
+                400, str(error.get("code", "unknown")), str(error.get("message", ""))
+            )
+            if rejected.code != DUPLICATE_ORDER:
+                return rejected
+            return self._resolved_or_error(intent, rejected)
+        try:
+            return self._created(intent, answer)
+        except SchemaError as unreadable:
+            return self._resolved_or_error(intent, unreadable)
+
+    def _resolved_or_error(self, intent: OrderIntent, cause: ExchangeError) -> Any:
+        try:
+            return self._resolve_order(intent, cause)
+        except ExchangeError as unresolved:
+            return unresolved
+
+    def _created(self, intent: OrderIntent, body: dict[str, Any]) -> ExchangeOrder:
+        """A created order from its V2 answer; one that names no order id is an unknown
+        outcome, resolved by client_order_id like a lost answer."""
+        if not body.get("order_id"):
+            raise OrderOutcomeUnknown(
+                f"order {intent.client_order_id} on {intent.ticker}: the answer has no order_id"
+            )
+        return schema_exchange.created_order(intent, body)
+
     def cancel_order(self, order_id: str) -> ExchangeOrder:
-        body = self._request("DELETE", "/portfolio/orders/{order_id}", order_id=order_id)
-        return schema.exchange_order(schema.required(body, "order"))
+        """Cancel a resting order (V2) and return it as the exchange now holds it."""
+        self._request("DELETE", "/portfolio/events/orders/{order_id}", order_id=order_id)
+        return self.order(order_id)
+
+    def cancel_all_orders(self) -> None:
+        """Cancel every resting order of the account (the manual halt's first act)."""
+        self._request("DELETE", "/portfolio/events/orders")
+
+    # -- order groups --------------------------------------------------------------------
+
+    def create_order_group(self, contracts_limit: Count) -> str:
+        """A new order group: the exchange cancels its orders and refuses new ones once more
+        than `contracts_limit` contracts fill within 15 s, until it is reset."""
+        body = self._request(
+            "POST",
+            "/portfolio/order_groups/create",
+            json_body={"contracts_limit_fp": count_text(contracts_limit)},
+        )
+        return schema.text(body, "order_group_id")
+
+    def order_group(self, order_group_id: str) -> OrderGroup:
+        body = self._get("/portfolio/order_groups/{order_group_id}", order_group_id=order_group_id)
+        return schema_exchange.order_group(order_group_id, body)
+
+    def reset_order_group(self, order_group_id: str) -> None:
+        self._request(
+            "PUT", "/portfolio/order_groups/{order_group_id}/reset", order_group_id=order_group_id
+        )
 
     # -- plumbing ------------------------------------------------------------------------
 
@@ -387,8 +540,15 @@ class KalshiClient:
     def _pages(
         self, path: str, params: dict[str, Any], guard: PageGuard | None = None
     ) -> Iterator[dict[str, Any]]:
+        for body, _ in self._timed_pages(path, params, guard):
+            yield body
+
+    def _timed_pages(
+        self, path: str, params: dict[str, Any], guard: PageGuard | None = None
+    ) -> Iterator[tuple[dict[str, Any], datetime]]:
         """Follow Kalshi's cursor until it comes back empty, a cursor repeats, or `guard`
-        refuses the next page.
+        refuses the next page; each page comes with the moment its answer was in hand (a
+        listing's quotes are as old as the page that carried them).
 
         The next page is requested as soon as this page's cursor is known, so its network
         time overlaps the caller's parsing and storing of this page (a 5,000-market scan is
@@ -400,9 +560,9 @@ class KalshiClient:
         if refusal is not None:
             raise refusal
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="kalshi-pages") as prefetch:
-            pending = prefetch.submit(self._get, path, params=params)
+            pending = prefetch.submit(self._received, path, params)
             while True:
-                body = pending.result()
+                body, received_at = pending.result()
                 cursor = str(body.get("cursor") or "")
                 if cursor in seen:
                     refusal = MalformedResponse(f"{path}: the exchange repeated cursor {cursor!r}")
@@ -410,13 +570,18 @@ class KalshiClient:
                     refusal = guard.admit(path) if guard else None
                     if refusal is None:
                         seen.add(cursor)
-                        next_params = {**params, "cursor": cursor}
-                        pending = prefetch.submit(self._get, path, params=next_params)
-                yield body
+                        pending = prefetch.submit(
+                            self._received, path, {**params, "cursor": cursor}
+                        )
+                yield body, received_at
                 if refusal is not None:
                     raise refusal
                 if not cursor:
                     return
+
+    def _received(self, path: str, params: dict[str, Any]) -> tuple[dict[str, Any], datetime]:
+        body = self._get(path, params=params)
+        return body, self._now()
 
     def _get(
         self, path: str, *, params: dict[str, Any] | None = None, **path_params: str
@@ -430,13 +595,15 @@ class KalshiClient:
         *,
         params: dict[str, Any] | None = None,
         json_body: dict[str, Any] | None = None,
+        cost: float = 1.0,
         **path_params: str,
     ) -> dict[str, Any]:
-        """One logical call: attempts, backoff, classification, one `ApiCall` per attempt."""
+        """One logical call: attempts, backoff, classification, one `ApiCall` per attempt.
+        `cost` is how many ordinary requests it counts as (a batch of n orders: n)."""
         url_path = path.format(**{k: quote(v, safe="") for k, v in path_params.items()})
         bucket = self._reads if method == "GET" else self._writes
         for attempt in range(1, self.settings.max_attempts + 1):
-            bucket.acquire()
+            bucket.acquire(cost)
             try:
                 return self._attempt(method, path, url_path, params, json_body, attempt)
             except ExchangeError as error:
@@ -496,7 +663,7 @@ class KalshiClient:
         raise error
 
     def _auth(self, method: str, url_path: str) -> dict[str, str]:
-        if self._credentials is None or not url_path.startswith("/portfolio"):
+        if self._credentials is None or not url_path.startswith(SIGNED_PREFIXES):
             return {}
         return signing.auth_headers(
             self._credentials.key_id,
@@ -557,17 +724,26 @@ def _clean(params: dict[str, Any]) -> dict[str, Any]:
     return {key: value for key, value in params.items() if value is not None}
 
 
-def _order_body(intent: OrderIntent) -> dict[str, Any]:
+def order_body(intent: OrderIntent) -> dict[str, Any]:
+    """A `CreateOrderV2Request`: our side and price become a bid or an ask on the YES book,
+    count and price fixed-point strings."""
+    book_side, yes_price = to_book_order(intent.side, intent.action, intent.limit_price)
     body: dict[str, Any] = {
         "ticker": intent.ticker,
         "client_order_id": intent.client_order_id,
-        "side": intent.side,
-        "action": intent.action,
-        "count": intent.contracts,
-        "type": "limit",
-        f"{intent.side}_price_dollars": f"{intent.limit_price:.4f}",
+        "side": book_side,
+        "count": count_text(intent.contracts),
+        "price": f"{yes_price:.4f}",
         "time_in_force": intent.time_in_force,
+        "self_trade_prevention_type": SELF_TRADE_PREVENTION,
+        "cancel_order_on_pause": intent.cancel_order_on_pause,
     }
     if intent.post_only:
         body["post_only"] = True
+    if intent.order_group_id:
+        body["order_group_id"] = intent.order_group_id
     return body
+
+
+def count_text(contracts: Count) -> str:
+    return f"{Decimal(contracts):.2f}"

@@ -3,8 +3,9 @@
 Each refuses what the store could not hold or a trader should not trust with `SchemaError`
 naming the field: a missing required field, a string that is not a string, a timestamp that
 is not one, a count that is not a whole number in BIGINT range (non-negative unless it is a
-signed position), an amount beyond DECIMAL(18, 4) or finer than four decimals, a price
-outside [0, 1] dollars. Nothing here lets a raw Python or Arrow error through.
+signed position) or finer than a hundredth (Kalshi's fractional contracts), an amount
+beyond DECIMAL(18, 4) or finer than four decimals, a price outside [0, 1] dollars. Nothing
+here lets a raw Python or Arrow error through.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from datetime import UTC, datetime
 from decimal import ROUND_DOWN, Decimal, InvalidOperation
 from typing import Any
 
+from flb_pipeline.core.records import HUNDREDTH, Count, count_of
 from flb_pipeline.exchange.errors import SchemaError
 
 Json = Mapping[str, Any]
@@ -155,12 +157,23 @@ def whole(value: Any, field: str, *, signed: bool = False) -> int:
     return int(amount)
 
 
-def count(obj: Json, field: str, *, default: int | None = None, signed: bool = False) -> int:
-    """A contract count (or volume): `<field>_fp` if given (must be whole here), else
-    `<field>`; `default` when both are absent, else a missing field is an error."""
-    for name in (f"{field}_fp", field):
-        if obj.get(name) is not None:
-            return whole(obj[name], name, signed=signed)
+def fixed_point_count(value: Any, field: str, *, signed: bool = False) -> Count:
+    """A count in hundredths of a contract (an int when whole), in BIGINT range."""
+    amount = decimal(value, field)
+    if abs(amount) > MAX_COUNT or (amount < 0 and not signed):
+        raise SchemaError(f"field {field!r} is out of range: {shown(value)}")
+    if amount != amount.quantize(HUNDREDTH, rounding=ROUND_DOWN):
+        raise SchemaError(f"field {field!r} is finer than a hundredth: {shown(value)}")
+    return count_of(amount)
+
+
+def count(obj: Json, field: str, *, default: Count | None = None, signed: bool = False) -> Count:
+    """A contract count (or volume): `<field>_fp` (hundredths) if given, else the legacy
+    whole `<field>`; `default` when both are absent, else a missing field is an error."""
+    if obj.get(f"{field}_fp") is not None:
+        return fixed_point_count(obj[f"{field}_fp"], f"{field}_fp", signed=signed)
+    if obj.get(field) is not None:
+        return whole(obj[field], field, signed=signed)
     if default is None:
         raise SchemaError(f"missing required field {field!r}")
     return default

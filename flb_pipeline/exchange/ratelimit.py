@@ -1,4 +1,9 @@
-"""Token bucket: Kalshi's Basic tier allows ~20 reads/s and ~10 writes/s per key."""
+"""Token bucket: Kalshi's Basic tier allows ~20 reads/s and ~10 writes/s per key.
+
+Kalshi counts tokens (10 per ordinary request, 200 read and 100 write tokens a second on
+Basic); a bucket here counts requests, so `GET /account/limits` is divided by the cost of one
+request when the client sizes its buckets.
+"""
 
 from __future__ import annotations
 
@@ -32,13 +37,14 @@ class TokenBucket:
         self._sleep = sleep
         self._lock = threading.Lock()
 
-    def acquire(self) -> float:
-        """Take one token, sleeping if none is left; returns the seconds waited."""
+    def acquire(self, cost: float = 1.0) -> float:
+        """Take `cost` tokens (a batch of n orders costs n), sleeping while the bucket is in
+        debt; returns the seconds waited."""
         with self._lock:
             now = self._clock()
             self._tokens = min(self.capacity, self._tokens + (now - self._updated) * self.rate)
             self._updated = now
-            self._tokens -= 1
+            self._tokens -= cost
             wait = -self._tokens / self.rate if self._tokens < 0 else 0.0
         if wait:
             self._sleep(wait)

@@ -40,6 +40,8 @@ def classify(
     if status >= 400:
         code, message = _error_code(content)
         raise RequestRejected(status, code, message)
+    if status == 204:
+        return {}
     try:
         body = orjson.loads(content)
     except orjson.JSONDecodeError as bad:
@@ -79,9 +81,12 @@ def read_body(
 
 
 def _error_code(content: bytes) -> tuple[str, str]:
-    """Kalshi's `{"error": {"code", "message"}}`, or the start of whatever came instead."""
+    """Kalshi's `{"error": {"code", "message"}}` (or a bare `{"error": "..."}`), else the
+    start of whatever came instead."""
     try:
         error = orjson.loads(content).get("error") or {}
+        if isinstance(error, str):
+            return "unknown", error
         return str(error.get("code", "unknown")), str(error.get("message", ""))
     except (orjson.JSONDecodeError, AttributeError):
         return "unknown", content[:200].decode("utf-8", errors="replace")

@@ -1,8 +1,10 @@
 """Parse Kalshi wire JSON into core records.
 
-Kalshi publishes prices both as integer cents (`yes_bid`) and as fixed-point dollar strings
-(`yes_bid_dollars`, four decimals, sub-penny capable); counts as integers or `*_fp` strings.
-The dollar / fixed-point forms win when present. Unknown fields are ignored.
+Since 2026-03-12 Kalshi publishes prices only as fixed-point dollar strings (`yes_bid_dollars`,
+four decimals, sub-penny capable) and counts only as `*_fp` strings (hundredths); orders and
+fills carry their direction as `book_side` (bid/ask on the YES book) and `outcome_side`. The
+older integer-cent fields and side/action pair are read only as a fallback, for old servers.
+Unknown fields are ignored.
 
 Every field goes through a parser of `exchange.fields`, which refuses a bad value with
 `SchemaError` naming the field; `each` adds the record's ticker (or id), so the caller can
@@ -33,6 +35,7 @@ from flb_pipeline.core.records import (
     Settlement,
     Side,
 )
+from flb_pipeline.core.ticks import PriceLevels, PriceRange, UnsupportedPriceLevels
 from flb_pipeline.exchange.errors import SchemaError
 from flb_pipeline.exchange.fields import (
     CENTS_PER_DOLLAR,
@@ -41,6 +44,7 @@ from flb_pipeline.exchange.fields import (
     count,
     decimal,
     dollars,
+    fixed_point_count,
     mapping,
     optional_text,
     price,
@@ -51,8 +55,8 @@ from flb_pipeline.exchange.fields import (
     shown,
     text,
     timestamp,
-    whole,
 )
+from flb_pipeline.exchange.order_sides import BOOK_SIDES, BookSide, from_book_order
 
 T = TypeVar("T")
 API_PREFIX = "/trade-api/v2"
@@ -65,9 +69,11 @@ def series_ticker_of(event_ticker: str) -> str:
     return event_ticker.split("-", 1)[0]
 
 
-def market_quote(obj: Json) -> MarketQuote:
+def market_quote(obj: Json, received_at: datetime | None = None) -> MarketQuote:
+    """One listed market; its quote time is when the listing carrying it was received
+    (`updated_time` is Kalshi's last *metadata* change and says nothing about the quote)."""
     event_ticker = text(obj, "event_ticker")
-    quote_time = obj.get("updated_time")
+    waiver = obj.get("fee_waiver_expiration_time")
     return MarketQuote(
         ticker=text(obj, "ticker"),
         event_ticker=event_ticker,
@@ -84,12 +90,49 @@ def market_quote(obj: Json) -> MarketQuote:
         open_interest=count(obj, "open_interest", default=0),
         open_time=timestamp(required(obj, "open_time"), "open_time"),
         close_time=timestamp(required(obj, "close_time"), "close_time"),
-        quote_ts=timestamp(quote_time, "updated_time") if quote_time else None,
+        quote_ts=received_at,
+        price_levels=price_levels(obj),
+        fee_waiver_expires=timestamp(waiver, "fee_waiver_expiration_time") if waiver else None,
+        fractional=_flag(obj, "fractional_trading_enabled"),
     )
+
+
+def price_levels(obj: Json) -> PriceLevels | None:
+    """The market's price grid from `price_level_structure` and `price_ranges`; None for a
+    structure we do not know (that market is not traded, and the reason is counted)."""
+    structure = obj.get("price_level_structure")
+    if structure is not None and not isinstance(structure, str):
+        raise SchemaError(f"field 'price_level_structure' is not a string: {shown(structure)}")
+    raw_ranges = obj.get("price_ranges") or []
+    if not isinstance(raw_ranges, list):
+        raise SchemaError("field 'price_ranges' is not a list")
+    ranges = tuple(_price_range(mapping(item, "price_ranges")) for item in raw_ranges)
+    try:
+        return PriceLevels.of(structure, ranges)
+    except UnsupportedPriceLevels:
+        return None
+
+
+def _price_range(obj: Json) -> PriceRange:
+    bounds = [price_in_range(decimal(obj.get(k), k), k, obj.get(k)) for k in ("start", "end")]
+    step = price_in_range(decimal(obj.get("step"), "step"), "step", obj.get("step"))
+    if step <= 0 or bounds[0] > bounds[1]:
+        raise SchemaError(f"price range is empty or has no step: {shown(dict(obj))}")
+    return PriceRange(bounds[0], bounds[1], step)
+
+
+def _flag(obj: Json, field: str) -> bool:
+    value = obj.get(field, False)
+    if value is None:
+        return False
+    if not isinstance(value, bool):
+        raise SchemaError(f"field {field!r} is not a boolean: {shown(value)}")
+    return value
 
 
 def settled_market(obj: Json) -> SettledMarket:
     event_ticker = text(obj, "event_ticker")
+    settled = obj.get("settlement_ts")
     return SettledMarket(
         ticker=text(obj, "ticker"),
         event_ticker=event_ticker,
@@ -99,6 +142,7 @@ def settled_market(obj: Json) -> SettledMarket:
         close_time=timestamp(required(obj, "close_time"), "close_time"),
         result=text(obj, "result"),
         last_price=price(obj, "last_price", required_field=False),
+        settled_at=timestamp(settled, "settlement_ts") if settled else None,
     )
 
 
@@ -158,7 +202,9 @@ def _levels(raw_levels: Any, in_dollars: bool, field: str) -> tuple[BookLevel, .
             raise SchemaError(f"order book level in {field!r} is not [price, count]")
         raw_price, raw_count = level
         quoted = decimal(raw_price, field) / (1 if in_dollars else CENTS_PER_DOLLAR)
-        levels.append(BookLevel(price_in_range(quoted, field, raw_price), whole(raw_count, field)))
+        levels.append(
+            BookLevel(price_in_range(quoted, field, raw_price), fixed_point_count(raw_count, field))
+        )
     return tuple(sorted(levels, key=lambda lvl: lvl.price, reverse=True))
 
 
@@ -179,25 +225,34 @@ def order_book(ticker: str, body: Json) -> OrderBook:
     )
 
 
-def _close(distribution: Any, empty_cents: int | None = None) -> Decimal | None:
-    """A candle's close; like a live quote, 0 (no bid) and 100 (no ask) mean no price."""
+def _close(
+    distribution: Any, empty_cents: int | None = None, *, historical: bool = False
+) -> Decimal | None:
+    """A candle's close; like a live quote, 0 (no bid) and 100 (no ask) mean no price. The
+    historical tier writes dollar strings without the `_dollars` suffix."""
     if not isinstance(distribution, Mapping):
         return None
-    close = price(distribution, "close", required_field=False)
+    if historical:
+        raw = distribution.get("close")
+        close = None if raw is None else price_in_range(decimal(raw, "close"), "close", raw)
+    else:
+        close = price(distribution, "close", required_field=False)
     if close is not None and empty_cents is not None and close * CENTS_PER_DOLLAR == empty_cents:
         return None
     return close
 
 
-def price_points(ticker: str, candlesticks: list[Json]) -> list[PricePoint]:
+def price_points(
+    ticker: str, candlesticks: list[Json], *, historical: bool = False
+) -> list[PricePoint]:
     candles = [mapping(candle, "candlesticks") for candle in candlesticks]
     return [
         PricePoint(
             ticker=ticker,
             period_end=timestamp(required(candle, "end_period_ts"), "end_period_ts"),
-            yes_bid=_close(candle.get("yes_bid"), 0),
-            yes_ask=_close(candle.get("yes_ask"), 100),
-            last_price=_close(candle.get("price")),
+            yes_bid=_close(candle.get("yes_bid"), 0, historical=historical),
+            yes_ask=_close(candle.get("yes_ask"), 100, historical=historical),
+            last_price=_close(candle.get("price"), historical=historical),
         )
         for candle in candles
     ]
@@ -219,30 +274,40 @@ def market_position(obj: Json) -> MarketPosition:
     )
 
 
-def _side_price(obj: Json, cents_field: str, dollars_field: str) -> Decimal:
-    if obj.get(dollars_field) is not None:
-        raw = obj[dollars_field]
-        return price_in_range(decimal(raw, dollars_field), dollars_field, raw)
-    raw = required(obj, cents_field)
-    return price_in_range(decimal(raw, cents_field) / CENTS_PER_DOLLAR, cents_field, raw)
+def _side_price(obj: Json, side: Side, *dollar_fields: str) -> Decimal:
+    """The price of `side` from its fixed-point field (`yes_price_dollars`, or an older
+    spelling), else its legacy integer cents."""
+    for name in dollar_fields:
+        if obj.get(name) is not None:
+            raw = obj[name]
+            return price_in_range(decimal(raw, name), name, raw)
+    raw = required(obj, f"{side}_price")
+    return price_in_range(decimal(raw, f"{side}_price") / CENTS_PER_DOLLAR, f"{side}_price", raw)
 
 
-def _side(obj: Json) -> Side:
-    side = required(obj, "side")
-    if side not in SIDES:
-        raise SchemaError(f"field 'side' is not yes/no: {shown(side)}")
-    return cast(Side, side)
+def _choice(obj: Json, field: str, allowed: tuple[str, ...]) -> str:
+    value = required(obj, field)
+    if value not in allowed:
+        raise SchemaError(f"field {field!r} is not one of {'/'.join(allowed)}: {shown(value)}")
+    return cast(str, value)
 
 
-def _action(obj: Json) -> Action:
-    action = required(obj, "action")
-    if action not in ("buy", "sell"):
-        raise SchemaError(f"field 'action' is not buy/sell: {shown(action)}")
-    return cast(Action, action)
+def direction(obj: Json) -> tuple[Side, Action]:
+    """(side, action) in our own terms: from `book_side` and `outcome_side` (a bid buys YES,
+    an ask buys NO), else from the legacy `side`/`action` pair."""
+    if obj.get("book_side") is not None:
+        book_side = cast(BookSide, _choice(obj, "book_side", BOOK_SIDES))
+        outcome = cast(Side, _choice(obj, "outcome_side", SIDES))
+        action, _ = from_book_order(book_side, outcome, Decimal("0.5"))
+        return outcome, action
+    return cast(Side, _choice(obj, "side", SIDES)), cast(Action, _choice(obj, "action", ACTIONS))
+
+
+ACTIONS = ("buy", "sell")
 
 
 def exchange_order(obj: Json) -> ExchangeOrder:
-    side = _side(obj)
+    side, action = direction(obj)
     fees = required_dollars(obj, "taker_fees") + required_dollars(obj, "maker_fees")
     created = obj.get("created_time")
     return ExchangeOrder(
@@ -250,9 +315,9 @@ def exchange_order(obj: Json) -> ExchangeOrder:
         client_order_id=optional_text(obj, "client_order_id"),
         ticker=text(obj, "ticker"),
         side=side,
-        action=_action(obj),
+        action=action,
         status=text(obj, "status"),
-        limit_price=_side_price(obj, f"{side}_price", f"{side}_price_dollars"),
+        limit_price=_side_price(obj, side, f"{side}_price_dollars"),
         initial_contracts=count(obj, "initial_count"),
         filled_contracts=count(obj, "fill_count"),
         remaining_contracts=count(obj, "remaining_count"),
@@ -262,7 +327,7 @@ def exchange_order(obj: Json) -> ExchangeOrder:
 
 
 def fill(obj: Json) -> Fill:
-    side = _side(obj)
+    side, action = direction(obj)
     fee = obj.get("fee_cost")  # not every API version reports it: None is filled in later
     created = obj.get("created_time") or obj.get("ts")
     return Fill(
@@ -271,9 +336,9 @@ def fill(obj: Json) -> Fill:
         client_order_id=optional_text(obj, "client_order_id") or None,
         ticker=text(obj, "market_ticker" if obj.get("market_ticker") else "ticker"),
         side=side,
-        action=_action(obj),
+        action=action,
         contracts=count(obj, "count"),
-        price=_side_price(obj, f"{side}_price", f"{side}_price_fixed"),
+        price=_side_price(obj, side, f"{side}_price_dollars", f"{side}_price_fixed"),
         fee=amount_in_range(decimal(fee, "fee_cost"), "fee_cost", fee) if fee is not None else None,
         is_taker=bool(obj.get("is_taker", True)),
         created_time=timestamp(required({"created_time": created}, "created_time"), "created_time"),

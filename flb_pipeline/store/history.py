@@ -28,6 +28,7 @@ def append_settled_markets(
             "result": [m.result for m in markets],
             "last_price": prices(m.last_price for m in markets),
             "fetched_at": timestamps([fetched_at] * len(markets)),
+            "settled_at": timestamps(m.settled_at for m in markets),
         },
         on_conflict="ignore",
     )
@@ -51,11 +52,12 @@ def append_price_points(con: duckdb.DuckDBPyConnection, points: list[PricePoint]
 
 def markets_awaiting_prices(
     con: duckdb.DuckDBPyConnection,
-) -> list[tuple[str, datetime, datetime]]:
-    """Settled markets whose candles we have not fetched yet: (ticker, open, close)."""
+) -> list[tuple[str, datetime, datetime, datetime]]:
+    """Settled markets whose candles we have not fetched yet: (ticker, open, close, settled;
+    a market stored without its settlement time counts as settled at its close)."""
     return con.execute(
-        "SELECT ticker, open_time, close_time FROM settled_markets"
-        " WHERE prices_fetched_at IS NULL ORDER BY close_time, ticker"
+        "SELECT ticker, open_time, close_time, coalesce(settled_at, close_time)"
+        " FROM settled_markets WHERE prices_fetched_at IS NULL ORDER BY close_time, ticker"
     ).fetchall()
 
 

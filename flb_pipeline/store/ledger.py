@@ -84,6 +84,7 @@ def update_order(
     reject_code: str | None = None,
     reject_reason: str | None = None,
     sent_at: datetime | None = None,
+    order_group_id: str | None = None,
 ) -> None:
     con.execute(
         """
@@ -93,12 +94,13 @@ def update_order(
             fees = coalesce(?, fees),
             reject_code = coalesce(?, reject_code),
             reject_reason = coalesce(?, reject_reason),
-            sent_at = coalesce(?, sent_at)
+            sent_at = coalesce(?, sent_at),
+            order_group_id = coalesce(?, order_group_id)
         WHERE client_order_id = ?
         """,
         [
             status, at, order_id, filled_contracts, fees, reject_code, reject_reason, sent_at,
-            client_order_id,
+            order_group_id, client_order_id,
         ],
     )  # fmt: skip
 

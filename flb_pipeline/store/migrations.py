@@ -426,6 +426,45 @@ MIGRATIONS: tuple[Migration, ...] = (
         );
         """,
     ),
+    Migration(
+        13,
+        "Kalshi's current API: each snapshot keeps its market's price grid, fractional flag and"
+        " fee waiver, volumes are fixed-point; settled markets keep their settlement time (it"
+        " decides their tier); orders carry their order group; each cycle's order group, the"
+        " exchange's trading state as the cycle read it, and scheduled fee changes",
+        """
+        ALTER TABLE market_snapshots ADD COLUMN price_levels VARCHAR;
+        ALTER TABLE market_snapshots ADD COLUMN fractional BOOLEAN;
+        ALTER TABLE market_snapshots ADD COLUMN fee_waiver_expires TIMESTAMPTZ;
+        DROP INDEX market_snapshots_by_scan;
+        ALTER TABLE market_snapshots ALTER COLUMN volume TYPE DECIMAL(18, 2);
+        ALTER TABLE market_snapshots ALTER COLUMN open_interest TYPE DECIMAL(18, 2);
+        CREATE INDEX market_snapshots_by_scan ON market_snapshots (scan_id);
+        ALTER TABLE settled_markets ADD COLUMN settled_at TIMESTAMPTZ;
+        ALTER TABLE orders ADD COLUMN order_group_id VARCHAR;
+        CREATE TABLE order_groups (
+            order_group_id VARCHAR PRIMARY KEY,
+            scan_id VARCHAR NOT NULL,
+            contracts_limit DECIMAL(18, 2) NOT NULL,
+            created_at TIMESTAMPTZ NOT NULL
+        );
+        CREATE TABLE exchange_states (
+            scan_id VARCHAR PRIMARY KEY,
+            read_at TIMESTAMPTZ NOT NULL,
+            exchange_active BOOLEAN NOT NULL,
+            trading_active BOOLEAN NOT NULL,
+            resumes_at TIMESTAMPTZ,
+            maintenance_windows VARCHAR NOT NULL
+        );
+        CREATE TABLE fee_changes (
+            series_ticker VARCHAR NOT NULL,
+            fee_type VARCHAR NOT NULL,
+            fee_multiplier DECIMAL(10, 4) NOT NULL,
+            scheduled_at TIMESTAMPTZ NOT NULL,
+            PRIMARY KEY (series_ticker, scheduled_at)
+        );
+        """,
+    ),
 )
 
 

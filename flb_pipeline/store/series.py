@@ -6,7 +6,7 @@ from datetime import datetime
 
 import duckdb
 
-from flb_pipeline.core.fees import FeeSchedule, schedules_of
+from flb_pipeline.core.fees import FeeBook, FeeChange, FeeSchedule, schedules_of
 from flb_pipeline.core.records import EventInfo, SeriesInfo
 from flb_pipeline.store.bulk import append, money, timestamps
 
@@ -41,6 +41,30 @@ def load_series(con: duckdb.DuckDBPyConnection) -> dict[str, SeriesInfo]:
 def fee_schedules(con: duckdb.DuckDBPyConnection) -> dict[str, FeeSchedule | None]:
     """Per series ticker; None where the fee model is one we cannot price exactly."""
     return schedules_of(load_series(con))
+
+
+def upsert_fee_changes(con: duckdb.DuckDBPyConnection, changes: list[FeeChange]) -> int:
+    """The exchange's scheduled fee changes; one per series and moment, the latest word wins."""
+    return append(
+        con,
+        "fee_changes",
+        {
+            "series_ticker": [c.series_ticker for c in changes],
+            "fee_type": [c.fee_type for c in changes],
+            "fee_multiplier": money(c.multiplier for c in changes),
+            "scheduled_at": timestamps(c.scheduled_at for c in changes),
+        },
+        on_conflict="replace",
+    )
+
+
+def fee_book(con: duckdb.DuckDBPyConnection) -> FeeBook:
+    """Every series' current fee model with its scheduled changes: what a fill pays when."""
+    rows = con.execute(
+        "SELECT series_ticker, fee_type, fee_multiplier, scheduled_at FROM fee_changes"
+        " ORDER BY scheduled_at"
+    ).fetchall()
+    return FeeBook(fee_schedules(con), tuple(FeeChange(*row) for row in rows))
 
 
 def upsert_events(

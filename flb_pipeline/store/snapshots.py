@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from types import MappingProxyType
 
 import duckdb
 
-from flb_pipeline.core.records import MarketQuote
+from flb_pipeline.core.records import MarketQuote, count_of
+from flb_pipeline.core.ticks import PriceLevels
 from flb_pipeline.store.bulk import (
     append,
+    counts,
     price_from_units,
     prices,
     timestamp_from_us,
@@ -55,9 +59,15 @@ def last_complete_scan_size(con: duckdb.DuckDBPyConnection, universe: str) -> in
 
 
 def append_market_snapshots(
-    con: duckdb.DuckDBPyConnection, scan_id: str, quotes: list[MarketQuote], received_at: datetime
+    con: duckdb.DuckDBPyConnection,
+    scan_id: str,
+    quotes: list[MarketQuote],
+    received_at: datetime,
+    series_categories: Mapping[str, str] = MappingProxyType({}),
 ) -> int:
-    """One page of quotes; `snapshot_ts` is the exchange's quote time, else receive time."""
+    """One page of quotes. `snapshot_ts` is when the page carrying them was received: the
+    quote time (Kalshi's `updated_time` is a metadata time, never used as one). A market that
+    does not name its category (Kalshi's markets no longer do) takes its series'."""
     return append(
         con,
         "market_snapshots",
@@ -69,20 +79,31 @@ def append_market_snapshots(
             "event_ticker": [q.event_ticker for q in quotes],
             "series_ticker": [q.series_ticker for q in quotes],
             "title": [q.title for q in quotes],
-            "category": [q.category for q in quotes],
+            "category": [q.category or series_categories.get(q.series_ticker, "") for q in quotes],
             "status": [q.status for q in quotes],
             "yes_bid": prices(q.yes_bid for q in quotes),
             "yes_ask": prices(q.yes_ask for q in quotes),
             "no_bid": prices(q.no_bid for q in quotes),
             "no_ask": prices(q.no_ask for q in quotes),
             "last_price": prices(q.last_price for q in quotes),
-            "volume": [q.volume for q in quotes],
-            "open_interest": [q.open_interest for q in quotes],
+            "volume": counts(q.volume for q in quotes),
+            "open_interest": counts(q.open_interest for q in quotes),
             "open_time": timestamps(q.open_time for q in quotes),
             "close_time": timestamps(q.close_time for q in quotes),
             "quote_ts": timestamps(q.quote_ts for q in quotes),
+            "price_levels": [_levels_text(q.price_levels) for q in quotes],
+            "fractional": [q.fractional for q in quotes],
+            "fee_waiver_expires": timestamps(q.fee_waiver_expires for q in quotes),
         },
     )
+
+
+UNSUPPORTED_LEVELS = "unsupported"
+"""Stored for a market whose price structure we do not know: it reads back as None."""
+
+
+def _levels_text(levels: PriceLevels | None) -> str:
+    return UNSUPPORTED_LEVELS if levels is None else levels.as_text()
 
 
 def finish_scan(
@@ -178,7 +199,8 @@ def snapshot_quotes(con: duckdb.DuckDBPyConnection, scan_id: str) -> list[Market
                CAST(yes_bid * 10000 AS BIGINT), CAST(yes_ask * 10000 AS BIGINT),
                CAST(no_bid * 10000 AS BIGINT), CAST(no_ask * 10000 AS BIGINT),
                CAST(last_price * 10000 AS BIGINT), volume, open_interest,
-               epoch_us(open_time), epoch_us(close_time), epoch_us(snapshot_ts)
+               epoch_us(open_time), epoch_us(close_time), epoch_us(snapshot_ts),
+               price_levels, coalesce(fractional, false), epoch_us(fee_waiver_expires)
         FROM market_snapshots WHERE scan_id = ? ORDER BY ticker
         """,
         [scan_id],
@@ -192,6 +214,14 @@ def snapshot_quotes(con: duckdb.DuckDBPyConnection, scan_id: str) -> list[Market
         return times[micros]
 
     price = price_from_units
+    grids: dict[str | None, PriceLevels | None] = {}
+
+    def grid(text: str | None) -> PriceLevels | None:
+        """Memoised: a scan's markets share a handful of grids."""
+        if text not in grids:
+            grids[text] = PriceLevels.from_text(text)
+        return grids[text]
+
     return [
         MarketQuote(
             *row[:6],
@@ -200,11 +230,14 @@ def snapshot_quotes(con: duckdb.DuckDBPyConnection, scan_id: str) -> list[Market
             price(row[8]),
             price(row[9]),
             price(row[10]),
-            row[11],
-            row[12],
+            count_of(row[11]),
+            count_of(row[12]),
             time(row[13]),
             time(row[14]),
             time(row[15]),
+            grid(row[16]),
+            time(row[18]),
+            bool(row[17]),
         )
         for row in rows
     ]

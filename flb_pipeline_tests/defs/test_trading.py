@@ -27,7 +27,7 @@ KILL_SWITCHES = (
     "daily_loss", "loss_streak", "slippage", "error_burst", "stale_book", "no_fills",
     "correlation_breach", "exposure_limits",
 )  # fmt: skip
-BLOCKING_CHECKS = (*KILL_SWITCHES, "manual_halt")
+BLOCKING_CHECKS = (*KILL_SWITCHES, "exchange_pause", "manual_halt")
 LOOSE_RISK = {"daily_loss_dollars": 1e9, "daily_loss_fraction": 1.0}
 
 

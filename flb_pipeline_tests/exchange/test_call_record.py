@@ -20,7 +20,7 @@ def test_retried_attempts_are_recorded_but_only_calls_that_failed_count_as_error
     with KalshiClient(settings, sleep=lambda seconds: None) as client:
         for _ in range(CALLS):
             try:
-                client.exchange_status()
+                client.exchange_state()
             except ServerError:
                 failed += 1
         calls = client.drain_calls()

@@ -14,7 +14,7 @@ import httpx
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from flb_pipeline.core.records import OrderIntent
+from flb_pipeline.core.records import ExchangeState, OrderIntent
 from flb_pipeline.core.scan_bounds import ScanBounds
 from flb_pipeline.exchange import signing
 from flb_pipeline.exchange.client import (
@@ -40,6 +40,7 @@ from flb_pipeline.exchange.errors import (
 from flb_pipeline_tests.exchange.test_schema import market_json
 
 BASE = "http://exchange.test/trade-api/v2"
+TRADING = {"exchange_active": True, "trading_active": True}
 Handler = Callable[[httpx.Request], httpx.Response]
 
 
@@ -141,11 +142,9 @@ def test_books_and_events_are_fetched_side_by_side_and_returned_in_order():
 
 
 def test_429_is_retried_with_growing_backoff_then_succeeds():
-    handler, seen = scripted(
-        httpx.Response(429), httpx.Response(429), ok({"exchange_active": True})
-    )
+    handler, seen = scripted(httpx.Response(429), httpx.Response(429), ok(TRADING))
     client = make_client(handler)
-    assert client.exchange_status() == {"exchange_active": True}
+    assert client.exchange_state() == ExchangeState(True, True)
     assert len(seen) == 3
     assert [c.error_class for c in client.calls] == ["rate_limited", "rate_limited", None]
     assert [c.attempt for c in client.calls] == [1, 2, 3]
@@ -157,7 +156,7 @@ def test_429_storm_gives_up_after_max_attempts():
     handler, seen = scripted(httpx.Response(429))
     client = make_client(handler, max_attempts=3)
     with pytest.raises(RateLimited):
-        client.exchange_status()
+        client.exchange_state()
     assert len(seen) == 3 and len(client.calls) == 3
 
 
@@ -165,28 +164,28 @@ def test_5xx_is_retried_and_classified():
     handler, _ = scripted(httpx.Response(503))
     client = make_client(handler, max_attempts=2)
     with pytest.raises(ServerError):
-        client.exchange_status()
+        client.exchange_state()
     assert [c.error_class for c in client.calls] == ["server_error", "server_error"]
 
 
 def test_timeout_is_classified_and_retried():
-    handler, seen = scripted(httpx.ReadTimeout("slow"), ok({"exchange_active": True}))
+    handler, seen = scripted(httpx.ReadTimeout("slow"), ok(TRADING))
     client = make_client(handler)
-    client.exchange_status()
+    client.exchange_state()
     assert len(seen) == 2 and client.calls[0].error_class == "timeout"
 
 
 def test_timeout_storm_surfaces_as_timeout():
     handler, _ = scripted(httpx.ReadTimeout("slow"))
     with pytest.raises(ExchangeTimeout):
-        make_client(handler, max_attempts=2).exchange_status()
+        make_client(handler, max_attempts=2).exchange_state()
 
 
 def test_unreachable_exchange():
     handler, _ = scripted(httpx.ConnectError("refused"))
     client = make_client(handler, max_attempts=2)
     with pytest.raises(ExchangeUnreachable, match="cannot reach"):
-        client.exchange_status()
+        client.exchange_state()
     assert client.calls[-1].status is None
 
 
@@ -202,7 +201,7 @@ def test_4xx_is_not_retried_and_carries_the_exchange_reason():
     body = {"error": {"code": "invalid_parameters", "message": "limit too large"}}
     handler, seen = scripted(httpx.Response(400, json=body))
     with pytest.raises(RequestRejected, match="invalid_parameters") as raised:
-        make_client(handler).exchange_status()
+        make_client(handler).exchange_state()
     assert raised.value.status == 400 and len(seen) == 1
 
 
@@ -231,11 +230,19 @@ def test_portfolio_records_are_never_skipped():
 
 def test_portfolio_calls_are_signed_and_market_data_is_not():
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    handler, seen = scripted(ok({"balance": 100, "portfolio_value": 100, "updated_ts": 1}))
+    balance = {"balance": 100, "balance_dollars": "1.0000", "portfolio_value": 100}
+    limits = {
+        "usage_tier": "basic",
+        "read": {"refill_rate": 200, "bucket_capacity": 200},
+        "write": {"refill_rate": 100, "bucket_capacity": 100},
+    }
+    handler, seen = scripted(ok(balance), ok(limits), ok(TRADING))
     client = make_client(handler, Credentials("key-1", key))
     client.balance()
-    client.exchange_status()
-    signed, unsigned = seen
+    assert client.account_limits().read.refill_per_s == 200
+    client.exchange_state()
+    signed, signed_limits, unsigned = seen
+    assert signed_limits.headers[signing.KEY_HEADER] == "key-1"
     assert signed.headers[signing.KEY_HEADER] == "key-1"
     assert signing.verify(
         key.public_key(),
@@ -249,46 +256,87 @@ def test_portfolio_calls_are_signed_and_market_data_is_not():
 
 
 def order_json(**overrides) -> dict:
+    """An `Order` as Kalshi lists it now: direction as book side and outcome side."""
     order = {
         "order_id": "ord-1",
         "client_order_id": "cid-1",
         "ticker": "T",
-        "side": "yes",
-        "action": "buy",
+        "outcome_side": "yes",
+        "book_side": "bid",
+        "type": "limit",
         "status": "executed",
-        "yes_price": 90,
-        "no_price": 10,
         "yes_price_dollars": "0.9000",
         "no_price_dollars": "0.1000",
-        "initial_count": 10,
-        "fill_count": 10,
-        "remaining_count": 0,
-        "taker_fees": 7,
-        "maker_fees": 0,
+        "initial_count_fp": "10.00",
+        "fill_count_fp": "10.00",
+        "remaining_count_fp": "0.00",
+        "taker_fees_dollars": "0.0700",
+        "maker_fees_dollars": "0.0000",
         "created_time": "2026-11-29T12:00:00Z",
     }
     order.update(overrides)
     return order
 
 
+def created_json(**overrides) -> dict:
+    """A `CreateOrderV2Response`."""
+    created = {
+        "order_id": "ord-1",
+        "client_order_id": "cid-1",
+        "fill_count": "10.00",
+        "remaining_count": "0.00",
+        "average_fill_price": "0.9000",
+        "average_fee_paid": "0.0070",
+        "ts_ms": 1_795_953_600_000,
+    }
+    created.update(overrides)
+    return created
+
+
 INTENT = OrderIntent("cid-1", "T", "yes", "buy", 10, Decimal("0.90"))
 
 
-def test_order_body_carries_client_order_id_and_dollar_price():
-    handler, seen = scripted(httpx.Response(201, json={"order": order_json()}))
+def test_order_body_is_a_v2_bid_with_fixed_point_count_and_price():
+    handler, seen = scripted(httpx.Response(201, json=created_json()))
     order = make_client(handler).create_order(INTENT)
+    assert seen[0].url.path == "/trade-api/v2/portfolio/events/orders"
     body = json.loads(seen[0].content)
     assert body == {
         "ticker": "T",
         "client_order_id": "cid-1",
-        "side": "yes",
-        "action": "buy",
-        "count": 10,
-        "type": "limit",
-        "yes_price_dollars": "0.9000",
+        "side": "bid",
+        "count": "10.00",
+        "price": "0.9000",
         "time_in_force": "immediate_or_cancel",
+        "self_trade_prevention_type": "taker_at_cross",
+        "cancel_order_on_pause": True,
     }
     assert order.fees == Decimal("0.07") and order.filled_contracts == 10
+    assert order.status == "executed" and order.side == "yes" and order.action == "buy"
+
+
+def test_buying_no_is_an_ask_on_the_yes_book_at_one_minus_the_price():
+    handler, seen = scripted(httpx.Response(201, json=created_json(remaining_count="4.00")))
+    no_intent = OrderIntent(
+        "cid-1", "T", "no", "buy", 10, Decimal("0.935"), "good_till_canceled", True, "g-1"
+    )
+    order = make_client(handler).create_order(no_intent)
+    body = json.loads(seen[0].content)
+    assert (body["side"], body["price"], body["post_only"]) == ("ask", "0.0650", True)
+    assert body["order_group_id"] == "g-1"
+    assert order.status == "resting" and order.remaining_contracts == 4
+
+
+def test_an_answer_without_order_id_is_resolved_by_client_order_id():
+    """A V2 answer that names no order is no proof the order exists: it is looked up."""
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.method == "POST":
+            return httpx.Response(201, json=created_json(order_id=""))
+        return ok({"orders": [order_json()], "cursor": ""})
+
+    order = make_client(handler).create_order(INTENT)
+    assert order.order_id == "ord-1" and order.status == "executed"
 
 
 def test_post_timeout_is_retried_with_the_same_id_and_resolved_by_it():
@@ -354,9 +402,9 @@ def test_timeouts_are_configured_on_the_transport():
 
 def test_each_attempt_says_whether_it_ended_its_call():
     """Retried attempts are not final; the one that returned or gave up is."""
-    handler, _ = scripted(httpx.Response(429), httpx.Response(503), ok({"exchange_active": True}))
+    handler, _ = scripted(httpx.Response(429), httpx.Response(503), ok(TRADING))
     recovered = make_client(handler)
-    recovered.exchange_status()
+    recovered.exchange_state()
     assert [(c.error_class, c.final) for c in recovered.calls] == [
         ("rate_limited", False),
         ("server_error", False),
@@ -365,12 +413,12 @@ def test_each_attempt_says_whether_it_ended_its_call():
     handler, _ = scripted(httpx.Response(503))
     storm = make_client(handler, max_attempts=3)
     with pytest.raises(ServerError):
-        storm.exchange_status()
+        storm.exchange_state()
     assert [c.final for c in storm.calls] == [False, False, True]
     handler, _ = scripted(httpx.Response(400, json={"error": {"code": "bad"}}))
     refused = make_client(handler)
     with pytest.raises(RequestRejected):
-        refused.exchange_status()
+        refused.exchange_state()
     assert [(c.error_class, c.final) for c in refused.calls] == [("rejected", True)]
 
 
@@ -397,7 +445,7 @@ def test_a_body_over_the_cap_is_refused_while_it_streams_and_not_retried():
     handler, seen = scripted(httpx.Response(200, content=endless(b"x" * 65536, consumed)))
     client = make_client(handler, max_response_bytes=1024 * 1024)
     with pytest.raises(ResponseTooLarge, match="1,048,576-byte cap"):
-        client.exchange_status()
+        client.exchange_state()
     assert len(seen) == 1 and sum(consumed) <= 1024 * 1024 + 65536
     assert [(c.error_class, c.final) for c in client.calls] == [("response_too_large", True)]
 
@@ -407,7 +455,7 @@ def test_a_declared_body_over_the_cap_is_refused_unread():
     declared = {"content-length": str(10 * 1024 * 1024)}
     handler, _ = scripted(httpx.Response(200, headers=declared, content=endless(b"x", consumed)))
     with pytest.raises(ResponseTooLarge, match="10,485,760 bytes"):
-        make_client(handler).exchange_status()
+        make_client(handler).exchange_state()
     assert consumed == []
 
 
@@ -424,7 +472,7 @@ def test_error_statuses_are_classified_without_reading_the_body():
     html = endless(b"<html>502 Bad Gateway</html>", consumed)
     handler, _ = scripted(httpx.Response(502, headers={"content-type": "text/html"}, content=html))
     with pytest.raises(ServerError, match="HTTP 502"):
-        make_client(handler, max_attempts=1).exchange_status()
+        make_client(handler, max_attempts=1).exchange_state()
     assert consumed == []
 
 
@@ -436,7 +484,7 @@ def test_a_body_dripped_past_the_timeout_is_a_timeout():
 
     handler, _ = scripted(httpx.Response(200, content=drip()))
     with pytest.raises(ExchangeTimeout, match=r"body not received within the 0\.2 s timeout"):
-        make_client(handler, max_attempts=1, timeout_s=0.2).exchange_status()
+        make_client(handler, max_attempts=1, timeout_s=0.2).exchange_state()
 
 
 def test_an_undecodable_body_is_malformed():
@@ -444,7 +492,7 @@ def test_an_undecodable_body_is_malformed():
         httpx.Response(200, headers={"content-encoding": "gzip"}, content=iter([b"not gzip"]))
     )
     with pytest.raises(MalformedResponse, match="cannot be decoded"):
-        make_client(handler, max_attempts=1).exchange_status()
+        make_client(handler, max_attempts=1).exchange_state()
 
 
 def fresh_cursor_forever(seen: list[str | None]) -> Handler:

@@ -50,13 +50,16 @@ def test_cent_form_is_parsed_as_dollars():
 
 
 def test_dollar_strings_win_over_cents_and_keep_subpenny_precision():
-    quote = schema.market_quote(
-        market_json(
-            yes_bid_dollars="0.8850", yes_ask_dollars="0.8950", updated_time="2026-11-29T12:00:01Z"
-        )
-    )
+    quote = schema.market_quote(market_json(yes_bid_dollars="0.8850", yes_ask_dollars="0.8950"))
     assert quote.yes_bid == D("0.8850") and quote.yes_ask == D("0.8950")
-    assert quote.quote_ts == datetime(2026, 11, 29, 12, 0, 1, tzinfo=UTC)
+
+
+def test_the_quote_time_is_when_the_listing_arrived_never_updated_time():
+    """Kalshi's `updated_time` is the last metadata change: days old on a live market."""
+    received = datetime(2026, 11, 29, 12, 0, 1, tzinfo=UTC)
+    quote = schema.market_quote(market_json(updated_time="2026-11-20T00:00:00Z"), received)
+    assert quote.quote_ts == received
+    assert schema.market_quote(market_json(updated_time="2026-11-20T00:00:00Z")).quote_ts is None
 
 
 def test_empty_book_sides_are_none():
@@ -152,9 +155,13 @@ def test_fill_uses_fixed_price_and_fee_cost_and_count_fp():
     assert (fill.price, fill.fee, fill.contracts, fill.side) == (D("0.88"), D("0.01"), 3, "no")
 
 
-def test_fractional_count_is_refused():
+def test_fixed_point_counts_keep_hundredths_and_refuse_anything_finer():
+    assert schema.count({"count_fp": "2.50"}, "count") == D("2.50")
+    assert schema.count({"count_fp": "7.00"}, "count") == 7
+    with pytest.raises(SchemaError, match="finer than a hundredth"):
+        schema.count({"count_fp": "2.505"}, "count")
     with pytest.raises(SchemaError, match="fractional"):
-        schema.count({"count_fp": "2.50"}, "count")
+        schema.count({"count": 2.5}, "count")
 
 
 def test_balance_and_settlement_in_cents():
@@ -201,7 +208,10 @@ BAD_FIELDS = {
     "cents above a dollar": ({"yes_bid": 101}, "field 'yes_bid' is outside [0, 1] dollars: 101"),
     "last price above one": ({"last_price_dollars": "2"}, "'last_price_dollars' is outside"),
     "negative volume": ({"volume": -5}, "field 'volume' is out of range: -5"),
-    "fractional open interest": ({"open_interest_fp": "2.50"}, "fractional count '2.50'"),
+    "open interest finer than a hundredth": (
+        {"open_interest_fp": "2.505"},
+        "'open_interest_fp' is finer than a hundredth",
+    ),
     "boolean volume": ({"volume": True}, "field 'volume' is not a number: True"),
     "title not a string": ({"title": ["x"]}, "field 'title' is not a string: ['x']"),
     "status not a string": ({"status": 3}, "field 'status' is not a non-empty string: 3"),
@@ -211,7 +221,18 @@ BAD_FIELDS = {
         {"open_time": "9999-12-31T23:00:00-05:00"},
         "field 'open_time' is not a timestamp",
     ),
-    "quote time an object": ({"updated_time": {"at": 1}}, "'updated_time' is not a timestamp"),
+    "price grid label not a string": (
+        {"price_level_structure": 5},
+        "'price_level_structure' is not a string",
+    ),
+    "price range without a step": (
+        {"price_ranges": [{"start": "0.0", "end": "1.0", "step": "0"}]},
+        "price range is empty or has no step",
+    ),
+    "fee waiver not a time": (
+        {"fee_waiver_expiration_time": "soon"},
+        "'fee_waiver_expiration_time' is not a timestamp",
+    ),
 }
 
 

@@ -15,7 +15,7 @@ import duckdb
 import pandas as pd
 
 from flb_pipeline.core.calibration import WinProbabilityModel
-from flb_pipeline.core.fees import FeeBook, schedules_of
+from flb_pipeline.core.fees import schedules_of
 from flb_pipeline.core.modes import TradingMode
 from flb_pipeline.core.records import Side
 from flb_pipeline.core.strategy import (
@@ -41,6 +41,7 @@ from flb_pipeline.defs.resources import (
 )
 from flb_pipeline.defs.session import DUCKDB_POOL, exchange_session, mode_or_fail
 from flb_pipeline.exchange.client import KalshiClient
+from flb_pipeline.exchange.errors import ExchangeError
 from flb_pipeline.reports.tables import markdown_table
 from flb_pipeline.store.decisions import (
     candidates_frame,
@@ -49,9 +50,10 @@ from flb_pipeline.store.decisions import (
     save_candidates,
     save_exclusions,
 )
+from flb_pipeline.store.exchange_state import record_exchange_state
 from flb_pipeline.store.ledger import open_holdings, save_order_books
 from flb_pipeline.store.models import latest_model
-from flb_pipeline.store.series import load_series, unknown_events, upsert_events
+from flb_pipeline.store.series import fee_book, load_series, unknown_events, upsert_events
 from flb_pipeline.store.snapshots import snapshot_quotes
 
 TOP_SHOWN = 15
@@ -112,6 +114,7 @@ def trade_candidates(
             client, con, execution=mode.execution, now=now,
             paper_capital=trading.paper_capital(), scan_id=market_snapshots,
         )  # fmt: skip
+        _read_exchange_state(context, client, con, market_snapshots, now)
         cycle = Cycle(
             scan_id=market_snapshots,
             mode=mode,
@@ -126,6 +129,26 @@ def trade_candidates(
         frame = candidates_frame(con, market_snapshots)
     metadata = _metadata(cycle, strategy_thresholds, summary, decision, frame)
     return dg.Output(market_snapshots, metadata=metadata)
+
+
+def _read_exchange_state(
+    context: dg.AssetExecutionContext,
+    client: KalshiClient,
+    con: duckdb.DuckDBPyConnection,
+    scan_id: str,
+    now: datetime,
+) -> None:
+    """Whether the exchange takes orders, recorded for the exchange_pause check; when it
+    cannot be read nothing is recorded and that check fails closed."""
+    try:
+        record_exchange_state(
+            con, scan_id, client.exchange_state(), client.maintenance_windows(), now
+        )
+    except ExchangeError as error:
+        context.log.warning(
+            f"exchange status not read ({error.error_class}: {error}); exchange_pause fails",
+            extra={"scan_id": scan_id},
+        )
 
 
 def _model_or_fail(
@@ -146,7 +169,7 @@ def _decide(
     groups = load_groups(con, cycle.scan_id)
     series = load_series(con)
     schedules = schedules_of(series)
-    contexts = market_contexts(quotes, groups, series, FeeBook(schedules), cycle.model, cycle.now)
+    contexts = market_contexts(quotes, groups, series, fee_book(con), cycle.model, cycle.now)
     screening = screen_scan(
         contexts, cycle.thresholds, cycle.capital, cycle.now, cycle.trading.max_orders_per_cycle
     )

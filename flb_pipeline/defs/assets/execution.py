@@ -5,11 +5,16 @@ is recorded as `pending` before it is sent, under a client_order_id derived from
 and side, so a retried or re-executed run resolves what it already sent instead of sending
 again. It refuses to send anything for a scan that did not pass its quality checks or whose
 cycle's risk checks did not all pass, and just before each POST it re-reads the manual halt
-and the age of the quote that order is priced on (`core.risk.entry_gate`): an order that
+and the age of the quote each order is priced on (`core.risk.entry_gate`): an order that
 fails there is recorded as `dropped` with the reason, never sent.
+
+On the exchange, a cycle's orders go into one Kalshi order group whose contracts limit is
+the cycle's intended total, so even a runaway bug on our side meets the exchange's own stop;
+they are sent in batches, and each carries `cancel_order_on_pause`.
 """
 
-from dataclasses import dataclass, field
+import math
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -22,7 +27,7 @@ import pandas as pd
 from flb_pipeline.core.execution import order_intent, paper_fills, paper_order_id
 from flb_pipeline.core.fees import FeeSchedule, schedule_for
 from flb_pipeline.core.modes import TradingMode
-from flb_pipeline.core.records import OrderIntent, count_of
+from flb_pipeline.core.records import ExchangeOrder, OrderIntent, count_of
 from flb_pipeline.core.risk import entry_gate, order_gate
 from flb_pipeline.core.ticks import OffTick, PriceLevels
 from flb_pipeline.defs.metadata import count_metadata
@@ -41,11 +46,12 @@ from flb_pipeline.defs.resources import (
     TradingResource,
 )
 from flb_pipeline.defs.session import DUCKDB_POOL, exchange_session, mode_or_fail
-from flb_pipeline.exchange.client import KalshiClient, OrderNotPlaced
-from flb_pipeline.exchange.errors import OrderOutcomeUnknown, RequestRejected
+from flb_pipeline.exchange.client import ORDER_BATCH, KalshiClient, OrderNotPlaced
+from flb_pipeline.exchange.errors import ExchangeError, OrderOutcomeUnknown, RequestRejected
 from flb_pipeline.exchange.schema import series_ticker_of
 from flb_pipeline.reports.tables import markdown_table
 from flb_pipeline.store.decisions import candidates_frame
+from flb_pipeline.store.exchange_state import order_group_of, record_order_group
 from flb_pipeline.store.halt import read_halt
 from flb_pipeline.store.ledger import (
     DROPPED,
@@ -118,8 +124,16 @@ def order_submissions(
             client, con, mode, scan_id, checks, trading, fee_schedules(con), clock,
             store.store().halt_flag, risk.limits().max_quote_age,
         )  # fmt: skip
-        for candidate in candidates_frame(con, scan_id).itertuples():
-            _submit(submission, candidate)
+        ready = [
+            prepared
+            for candidate in candidates_frame(con, scan_id).itertuples()
+            if (prepared := _prepare(submission, candidate)) is not None
+        ]
+        if mode.execution == EXCHANGE:
+            _send_all(submission, ready)
+        else:
+            for intent, candidate in ready:
+                _paper(submission, intent, candidate)
         for ticker, why in submission.dropped.items():
             context.log.warning(f"order on {ticker} dropped: {why}", extra={"scan_id": scan_id})
         if mode.execution == EXCHANGE:
@@ -147,27 +161,141 @@ def _passed_checks_or_fail(
     return checks
 
 
-def _submit(submission: Submission, candidate: pd.Series) -> None:
+Prepared = tuple[OrderIntent, Any]
+"""An order recorded as pending, with the candidate row it came from."""
+
+
+def _prepare(submission: Submission, candidate: Any) -> Prepared | None:
+    """The candidate's order, recorded as pending before anything is sent; None when it is
+    dropped (off-tick) or a rerun finds it already recorded."""
     intent = _intent_or_drop(submission, candidate)
     if intent is None:
-        return
-    con, quote_ts = submission.con, _moment(candidate.quote_ts)
-    recorded_at = submission.clock.now()
-    if not record_order_intent(con, _order_record(intent, submission, candidate), recorded_at):
+        return None
+    record = _order_record(intent, submission, candidate)
+    if not record_order_intent(submission.con, record, submission.clock.now()):
         submission.already_recorded += 1
-        return
+        return None
+    return intent, candidate
+
+
+def _passes_entry_gate(submission: Submission, intent: OrderIntent, candidate: Any) -> bool:
+    """Re-read the halt and the order's quote age right before it goes out."""
     now = submission.clock.now()
+    quote_ts = _moment(candidate.quote_ts)
     problem = entry_gate(read_halt(submission.halt_flag), quote_ts, now, submission.max_quote_age)
     if problem:
-        update_order(con, intent.client_order_id, status=DROPPED, at=now, reject_reason=problem)
-        submission.dropped[intent.ticker] = problem
+        _drop(submission, intent, problem, now)
+        return False
+    return True
+
+
+def _drop(submission: Submission, intent: OrderIntent, why: str, now: datetime) -> None:
+    update_order(submission.con, intent.client_order_id, status=DROPPED, at=now, reject_reason=why)
+    submission.dropped[intent.ticker] = why
+
+
+def _paper(submission: Submission, intent: OrderIntent, candidate: Any) -> None:
+    if not _passes_entry_gate(submission, intent, candidate):
         return
     submission.sent += 1
-    if submission.mode.execution == EXCHANGE:
-        _send(submission, intent, now)
+    series = series_ticker_of(candidate.event_ticker)
+    schedule = schedule_for(submission.schedules, series)
+    _paper_fill(submission, intent, schedule, submission.clock.now())
+
+
+def _send_all(submission: Submission, ready: list[Prepared]) -> None:
+    """The cycle's orders under one order group, in batches, each gated just before its
+    batch goes out. Without an order group nothing is sent: the exchange-side stop is part
+    of what makes sending safe."""
+    if not ready:
+        return
+    group_id = _cycle_order_group(submission, [intent for intent, _ in ready])
+    if group_id is None:
+        return
+    grouped = [(replace(intent, order_group_id=group_id), row) for intent, row in ready]
+    for first in range(0, len(grouped), ORDER_BATCH):
+        batch = [
+            intent
+            for intent, row in grouped[first : first + ORDER_BATCH]
+            if _passes_entry_gate(submission, intent, row)
+        ]
+        if batch:
+            _send_batch(submission, batch)
+
+
+def _cycle_order_group(submission: Submission, intents: list[OrderIntent]) -> str | None:
+    """This cycle's order group (a rerun reuses the one it made), its contracts limit the
+    cycle's intended total; None, with every order dropped, when it cannot be made."""
+    con, now = submission.con, submission.clock.now()
+    existing = order_group_of(con, submission.scan_id)
+    if existing is not None:
+        return existing
+    limit = math.ceil(sum(Decimal(intent.contracts) for intent in intents))
+    try:
+        group_id = submission.client.create_order_group(limit)
+    except ExchangeError as error:
+        why = f"no order group could be created ({error.error_class}: {error}); not sent"
+        for intent in intents:
+            _drop(submission, intent, why, now)
+        return None
+    record_order_group(con, group_id, submission.scan_id, limit, now)
+    return group_id
+
+
+def _send_batch(submission: Submission, intents: list[OrderIntent]) -> None:
+    """One batched POST (a single order goes alone); every outcome lands on its order row."""
+    con, now = submission.con, submission.clock.now()
+    for intent in intents:
+        update_order(
+            con, intent.client_order_id, status=PENDING, at=now, sent_at=now,
+            order_group_id=intent.order_group_id,
+        )  # fmt: skip
+    submission.sent += len(intents)
+    if len(intents) == 1:
+        results: list[ExchangeOrder | ExchangeError] = [_single(submission, intents[0])]
     else:
-        series = series_ticker_of(candidate.event_ticker)
-        _paper_fill(submission, intent, schedule_for(submission.schedules, series), now)
+        results = submission.client.create_orders(intents)
+    unknown = None
+    for intent, result in zip(intents, results, strict=True):
+        outcome = _record_outcome(submission, intent, result, now)
+        unknown = unknown or outcome
+    if unknown is not None:
+        raise unknown
+
+
+def _single(submission: Submission, intent: OrderIntent) -> ExchangeOrder | ExchangeError:
+    try:
+        return submission.client.create_order(intent)
+    except ExchangeError as error:
+        return error
+
+
+def _record_outcome(
+    submission: Submission,
+    intent: OrderIntent,
+    result: ExchangeOrder | ExchangeError,
+    now: datetime,
+) -> OrderOutcomeUnknown | None:
+    """The exchange's answer on the order row; an unknown outcome is returned so the run
+    fails after every answer is recorded (reconciliation resolves it by client_order_id)."""
+    con, cid = submission.con, intent.client_order_id
+    if isinstance(result, RequestRejected):
+        update_order(con, cid, status="rejected", at=now, reject_code=result.code,
+                     reject_reason=str(result))  # fmt: skip
+        submission.rejected[result.code] = submission.rejected.get(result.code, 0) + 1
+    elif isinstance(result, OrderNotPlaced):
+        update_order(con, cid, status="not_placed", at=now, reject_reason=str(result))
+    elif isinstance(result, ExchangeError):
+        update_order(con, cid, status="unknown", at=now, reject_reason=str(result))
+        if isinstance(result, OrderOutcomeUnknown):
+            return result
+        return OrderOutcomeUnknown(f"order {cid} on {intent.ticker}: {result}")
+    else:
+        update_order(
+            con, cid, status=result.status, at=now, order_id=result.order_id,
+            filled_contracts=result.filled_contracts, fees=result.fees,
+        )  # fmt: skip
+    return None
 
 
 def _intent_or_drop(submission: Submission, candidate: pd.Series) -> OrderIntent | None:
@@ -214,29 +342,6 @@ def _order_record(intent: OrderIntent, submission: Submission, candidate: pd.Ser
         check_results=submission.checks,
         quote_ts=_moment(candidate.quote_ts),
     )
-
-
-def _send(submission: Submission, intent: OrderIntent, now: datetime) -> None:
-    """One POST (retried only with the same id); every outcome lands on the order row."""
-    con, cid = submission.con, intent.client_order_id
-    update_order(con, cid, status=PENDING, at=now, sent_at=now)
-    try:
-        order = submission.client.create_order(intent)
-    except RequestRejected as rejected:
-        update_order(con, cid, status="rejected", at=now, reject_code=rejected.code,
-                     reject_reason=str(rejected))  # fmt: skip
-        submission.rejected[rejected.code] = submission.rejected.get(rejected.code, 0) + 1
-        return
-    except OrderNotPlaced as not_placed:
-        update_order(con, cid, status="not_placed", at=now, reject_reason=str(not_placed))
-        return
-    except OrderOutcomeUnknown:
-        update_order(con, cid, status="unknown", at=now)
-        raise
-    update_order(
-        con, cid, status=order.status, at=now, order_id=order.order_id,
-        filled_contracts=order.filled_contracts, fees=order.fees,
-    )  # fmt: skip
 
 
 def _paper_fill(

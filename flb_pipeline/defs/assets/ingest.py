@@ -8,11 +8,12 @@ import dagster as dg
 import duckdb
 from pydantic import Field
 
+from flb_pipeline.core.records import PricePoint, SettledMarket
 from flb_pipeline.core.scan_bounds import ScanBounds, scan_bounds, universe_key
 from flb_pipeline.defs.resources import ClockResource, ExchangeResource, StoreResource
 from flb_pipeline.defs.session import DUCKDB_POOL, exchange_session
 from flb_pipeline.exchange.client import KalshiClient, PageGuard
-from flb_pipeline.exchange.errors import ExchangeError
+from flb_pipeline.exchange.errors import ExchangeError, RequestRejected
 from flb_pipeline.store import transaction
 from flb_pipeline.store.history import (
     append_price_points,
@@ -24,7 +25,7 @@ from flb_pipeline.store.history import (
     record_fetch,
     settled_market_count,
 )
-from flb_pipeline.store.series import upsert_series
+from flb_pipeline.store.series import upsert_fee_changes, upsert_series
 from flb_pipeline.store.snapshots import (
     SCAN_COMPLETE,
     SCAN_FAILED,
@@ -120,18 +121,24 @@ def _scan(
     now: datetime,
     started: float,
 ) -> None:
-    """Series (fee schedules), then every page of open markets, within the scan's bounds.
+    """Series (fee schedules and their scheduled changes), then every page of open markets,
+    within the scan's bounds.
 
     Each page lands as soon as it arrives, so a later failure keeps what came before.
     """
-    upsert_series(con, client.series(), now)
+    series = client.series()
+    upsert_series(con, series, now)
+    upsert_fee_changes(con, client.fee_changes())
+    categories = {s.ticker: s.category for s in series}
     listings = _universe(client, config)
     bounds = _bounds(client, con, config, len(listings))
     tally.page_cap = bounds.max_pages
     guard = PageGuard(bounds, clock=time.perf_counter, started=started)
     for series_ticker in listings:
         for page in client.market_pages(series_ticker=series_ticker, guard=guard):
-            tally.rows += append_market_snapshots(con, scan_id, page.quotes, page.received_at)
+            tally.rows += append_market_snapshots(
+                con, scan_id, page.quotes, page.received_at, categories
+            )
             tally.pages += 1
             tally.invalid += len(page.invalid)
             if page.invalid and tally.first_invalid is None:
@@ -212,7 +219,10 @@ def _scan_metadata(
     pool=DUCKDB_POOL,
     group_name="ingest",
     kinds={"duckdb"},
-    description="Settled markets with results and pre-close candles, fetched incrementally.",
+    description=(
+        "Settled markets with results and pre-close candles, fetched incrementally across the"
+        " live and historical tiers (with their series: a market's family is its series')."
+    ),
 )
 def settled_history(
     context: dg.AssetExecutionContext,
@@ -227,6 +237,7 @@ def settled_history(
         exchange_session(context, exchange, store, clock, activity="settled history") as client,
         store.store().connect() as con,
     ):
+        upsert_series(con, client.series(), fetched_at)
         previous = last_fetch_time(con)
         since = (
             previous - timedelta(seconds=config.overlap_s)
@@ -234,10 +245,15 @@ def settled_history(
             else fetched_at - timedelta(days=config.first_lookback_days)
         )
         min_settled_ts = int(since.timestamp())
+        cutoff = _historical_cutoff(client)
         new_markets = 0
         for page in client.settled_pages(min_settled_ts=min_settled_ts):
             new_markets += append_settled_markets(con, page.markets, fetched_at)
-        new_points = _fetch_candles(client, con, config, fetched_at)
+        if cutoff is not None and since < cutoff:
+            for page in client.historical_settled_pages():
+                kept = [m for m in page.markets if _settled_at(m) >= since]
+                new_markets += append_settled_markets(con, kept, fetched_at)
+        new_points = _fetch_candles(client, con, config, fetched_at, cutoff)
         record_fetch(con, fetched_at, min_settled_ts, new_markets, new_points)
         total_markets, total_points = settled_market_count(con), price_point_count(con)
     return dg.MaterializeResult(
@@ -247,9 +263,28 @@ def settled_history(
             "settled_markets": dg.MetadataValue.int(total_markets),
             "price_points": dg.MetadataValue.int(total_points),
             "min_settled_ts": dg.MetadataValue.int(min_settled_ts),
+            "historical_cutoff": cutoff.isoformat() if cutoff else "none",
             "fetch_latency_ms": dg.MetadataValue.float(round(_ms_since(started), 1)),
         }
     )
+
+
+def _historical_cutoff(client: KalshiClient) -> datetime | None:
+    """Where the exchange's live tier of settled markets starts; None for an exchange that
+    has no historical tier (everything is live)."""
+    try:
+        return client.historical_cutoff()
+    except RequestRejected as rejected:
+        if rejected.status == 404:
+            return None
+        raise
+
+
+def _settled_at(market: SettledMarket) -> datetime:
+    return market.settled_at or market.close_time
+
+
+AwaitingPrices = tuple[str, datetime, datetime, datetime]
 
 
 def _fetch_candles(
@@ -257,24 +292,45 @@ def _fetch_candles(
     con: duckdb.DuckDBPyConnection,
     config: HistoryConfig,
     fetched_at: datetime,
+    cutoff: datetime | None,
 ) -> int:
-    """Candles for every settled market still without them, 100 markets per call (markets
-    are in close-time order, so one call's window stays narrow)."""
+    """Candles for every settled market still without them: from the live tier 100 markets
+    per call (in close-time order, so one call's window stays narrow), from the historical
+    tier one market per call (it has no batch endpoint)."""
     awaiting = markets_awaiting_prices(con)
+    live = [m for m in awaiting if cutoff is None or m[3] >= cutoff]
     stored = 0
-    for first in range(0, len(awaiting), CANDLE_TICKERS_PER_CALL):
-        batch = awaiting[first : first + CANDLE_TICKERS_PER_CALL]
-        tickers = [ticker for ticker, _, _ in batch]
-        start = min(
-            _window_start(open_time, close_time, config) for _, open_time, close_time in batch
-        )
-        end_ts = int(max(close_time for _, _, close_time in batch).timestamp())
+    for first in range(0, len(live), CANDLE_TICKERS_PER_CALL):
+        batch = live[first : first + CANDLE_TICKERS_PER_CALL]
+        start, end = _window(batch, config)
         candles = client.candlesticks(
-            tickers, int(start.timestamp()), end_ts, config.candle_period_minutes
+            [m[0] for m in batch], start, end, config.candle_period_minutes
         )
-        with transaction(con):
-            stored += append_price_points(con, [p for ps in candles.values() for p in ps])
-            mark_prices_fetched(con, tickers, fetched_at)
+        stored += _store_candles(con, [m[0] for m in batch], candles, fetched_at)
+    for market in (m for m in awaiting if cutoff is not None and m[3] < cutoff):
+        start, end = _window([market], config)
+        points = client.historical_candlesticks(market[0], start, end, config.candle_period_minutes)
+        stored += _store_candles(con, [market[0]], {market[0]: points}, fetched_at)
+    return stored
+
+
+def _window(markets: list[AwaitingPrices], config: HistoryConfig) -> tuple[int, int]:
+    start = min(
+        _window_start(open_time, close_time, config) for _, open_time, close_time, _ in markets
+    )
+    end = max(close_time for _, _, close_time, _ in markets)
+    return int(start.timestamp()), int(end.timestamp())
+
+
+def _store_candles(
+    con: duckdb.DuckDBPyConnection,
+    tickers: list[str],
+    candles: dict[str, list[PricePoint]],
+    fetched_at: datetime,
+) -> int:
+    with transaction(con):
+        stored = append_price_points(con, [p for ps in candles.values() for p in ps])
+        mark_prices_fetched(con, tickers, fetched_at)
     return stored
 
 

@@ -64,13 +64,16 @@ def quotes_on_grid(
     prices = grid(structure)
     centre = fair * MILLS_PER_DOLLAR
     half = spread_mills[:, None] / 2.0
-    bid_index = snap(structure, centre - half)
-    ask_index = np.maximum(snap(structure, centre + half), bid_index + 1)
     low, high = prices[0], prices[-1]
-    bid = np.where(centre - half < low - 0.5 * (prices[1] - low), NO_BID, prices[bid_index])
+    has_bid = centre - half >= low - 0.5 * (prices[1] - low)
+    has_ask = centre + half <= high + 0.5 * (high - prices[-2])
+    bid_index = snap(structure, centre - half)
+    ask_index = snap(structure, centre + half)
+    ask_index = np.where(has_bid, np.maximum(ask_index, bid_index + 1), ask_index)
+    has_ask &= ask_index < len(prices)
     ask_index = np.minimum(ask_index, len(prices) - 1)
-    beyond = centre + half > high + 0.5 * (high - prices[-2])
-    ask = np.where(beyond | (ask_index <= bid_index), NO_ASK, prices[ask_index])
+    bid = np.where(has_bid, prices[bid_index], NO_BID)
+    ask = np.where(has_ask, prices[ask_index], NO_ASK)
     return bid.astype(np.int16), ask.astype(np.int16)
 
 

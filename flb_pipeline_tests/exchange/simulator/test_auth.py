@@ -60,19 +60,20 @@ def test_signature_covers_the_path_without_the_query(
 
 def test_signed_order_post(signed_sim: SimClient, key: tuple[rsa.RSAPrivateKey, str]) -> None:
     market = signed_sim.two_sided()
-    headers = _signed(key[0], "POST", "/trade-api/v2/portfolio/orders")
+    path = "/trade-api/v2/portfolio/events/orders"
+    headers = _signed(key[0], "POST", path)
     body = {
         "ticker": market["ticker"],
-        "side": "yes",
-        "action": "buy",
-        "count": 1,
-        "yes_price": market["yes_ask"],
-        "type": "limit",
+        "side": "bid",
+        "count": "1",
+        "price": market["yes_ask_dollars"],
+        "time_in_force": "immediate_or_cancel",
+        "self_trade_prevention_type": "taker_at_cross",
     }
-    signed = signed_sim.http.post("/portfolio/orders", json=body, headers=headers)
+    signed = signed_sim.http.post("/portfolio/events/orders", json=body, headers=headers)
     assert signed.status_code == 201
-    wrong_method = _signed(key[0], "GET", "/trade-api/v2/portfolio/orders")
-    replayed = signed_sim.http.post("/portfolio/orders", json=body, headers=wrong_method)
+    wrong_method = _signed(key[0], "GET", path)
+    replayed = signed_sim.http.post("/portfolio/events/orders", json=body, headers=wrong_method)
     assert replayed.status_code == 401
 
 

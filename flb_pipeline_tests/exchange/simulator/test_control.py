@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from decimal import Decimal
 
 from flb_pipeline_tests.exchange.simulator.helpers import START, SimClient
 
@@ -35,21 +36,21 @@ def test_realtime_mode_follows_the_wall_clock_from_the_current_time(sim: SimClie
 def test_reset_applies_overrides_from_the_startup_config(sim: SimClient) -> None:
     sim.reset(markets_target=200, families=["weather"])
     open_markets = sim.all_markets(status="open")
-    assert {m["category"] for m in open_markets} == {"Climate and Weather"}
+    assert sim.categories(open_markets) == {"Climate and Weather"}
     assert 160 <= len(open_markets) <= 240
     sim.reset()
-    assert len({m["category"] for m in sim.all_markets(status="open")}) == 4
+    assert len(sim.categories(sim.all_markets(status="open"))) == 4
     response = sim.http.post(f"{sim.server.root_url}/_sim/reset", json={"markets_targte": 5})
     assert response.status_code == 400
 
 
 def test_state_counts_and_market_truth(sim: SimClient) -> None:
     market = sim.two_sided()
-    sim.placed(ticker=market["ticker"], side="yes", count=2, yes_price=market["yes_ask"])
+    sim.buy(market, "yes", 2, market["yes_ask_dollars"])
     state = sim.control("/state")
     assert (state["orders"], state["fills"], state["positions"]) == (1, 1, 1)
     assert state["open_markets"] == len(sim.all_markets(status="open"))
-    assert state["balance"] == sim.balance()
+    assert Decimal(state["balance"]) == sim.balance()
     truth = sim.control(f"/markets/{market['ticker']}")
     assert 0.0 < truth["true_probability"] < 1.0 and truth["status"] == "active"
     assert "result" not in truth

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import json
 import time
+from decimal import Decimal
 
 import httpx
 import pytest
 
-from flb_pipeline_tests.exchange.simulator.helpers import BASE_CONFIG, SimClient
+from flb_pipeline_tests.exchange.simulator.helpers import BASE_CONFIG, SimClient, epoch
 
 
 def _statuses(sim: SimClient, requests: int) -> list[int]:
@@ -39,18 +40,22 @@ def test_burst_of_429_without_retry_after(sim: SimClient) -> None:
 
 def test_latency_is_applied_after_the_order_is_placed(sim: SimClient) -> None:
     market = sim.two_sided()
-    sim.faults(latency_ms=600, latency_path_prefix="/portfolio/orders")
-    order = {"ticker": market["ticker"], "side": "yes", "count": 1, "client_order_id": "slow-1"}
+    sim.faults(latency_ms=600, latency_path_prefix="/portfolio/events/orders")
+    order = {
+        "ticker": market["ticker"], "side": "bid", "count": "1", "client_order_id": "slow-1",
+        "price": market["yes_ask_dollars"],
+    }  # fmt: skip
     with pytest.raises(httpx.ReadTimeout):
         sim.http.post(
-            "/portfolio/orders",
-            json=order | {"yes_price": market["yes_ask"], "action": "buy", "type": "limit"},
+            "/portfolio/events/orders",
+            json=order
+            | {"time_in_force": "immediate_or_cancel", "self_trade_prevention_type": "maker"},
             timeout=0.2,
         )
     started = time.monotonic()
     sim.get("/markets", limit=1)
     assert time.monotonic() - started < 0.3
-    retry = sim.order(**order, yes_price=market["yes_ask"])
+    retry = sim.order(**order)
     assert retry.status_code == 409
     orders = sim.get("/portfolio/orders")["orders"]
     assert [o["client_order_id"] for o in orders] == ["slow-1"]
@@ -74,43 +79,59 @@ def test_malformed_rate_truncates_successful_bodies_only(sim: SimClient) -> None
 
 def test_missing_field_is_removed_from_market_objects(sim: SimClient) -> None:
     ticker = sim.two_sided()["ticker"]
-    sim.faults(missing_field="yes_bid")
+    sim.faults(missing_field="yes_bid_dollars")
     listing = sim.get("/markets", limit=50)["markets"]
     single = sim.market(ticker)
-    assert all("yes_bid" not in m and "yes_ask" in m for m in [*listing, single])
+    assert all("yes_bid_dollars" not in m and "yes_ask_dollars" in m for m in [*listing, single])
 
 
 def test_crossed_book_rate_crosses_the_same_listed_markets_every_time(sim: SimClient) -> None:
     sim.faults(crossed_book_rate=0.3)
+
+    def crossed_in(markets: list[dict]) -> set[str]:
+        return {m["ticker"] for m in markets if _bid(m) >= _ask(m) and _ask(m) < 1}
+
     listing = sim.get("/markets", status="open", limit=1000)["markets"]
-    crossed = {m["ticker"] for m in listing if m["yes_bid"] >= m["yes_ask"]}
+    crossed = crossed_in(listing)
     assert 0.15 * len(listing) < len(crossed) < 0.45 * len(listing)
-    again = sim.get("/markets", status="open", limit=1000)["markets"]
-    assert {m["ticker"] for m in again if m["yes_bid"] >= m["yes_ask"]} == crossed
+    assert crossed_in(sim.get("/markets", status="open", limit=1000)["markets"]) == crossed
     assert all(
-        m["yes_bid"] == m["yes_ask"] + 1 and m["no_ask"] == 100 - m["yes_bid"]
+        _bid(m) == _ask(m) + Decimal("0.01") and Decimal(m["no_ask_dollars"]) == 1 - _bid(m)
         for m in listing
         if m["ticker"] in crossed
     )
     sim.faults(crossed_book_rate=0.0)
-    assert all(m["yes_bid"] < m["yes_ask"] for m in sim.get("/markets", limit=200)["markets"])
+    assert not crossed_in(sim.get("/markets", limit=200)["markets"])
 
 
-def test_frozen_books_stop_quotes_and_updated_time(sim: SimClient) -> None:
-    ticker = sim.two_sided(min_life_s=300)["ticker"]
+def _bid(market: dict) -> Decimal:
+    return Decimal(market["yes_bid_dollars"])
+
+
+def _ask(market: dict) -> Decimal:
+    return Decimal(market["yes_ask_dollars"])
+
+
+def test_frozen_books_stop_quotes_and_the_tape(sim: SimClient) -> None:
+    now = sim.control("/clock")["now_ts"]
+    markets = [
+        m["ticker"] for m in sim.all_markets(status="open") if epoch(m["close_time"]) - now > 300
+    ]
     sim.faults(frozen_books=True)
-    frozen, frozen_book = sim.market(ticker), sim.book(ticker)
+    frozen = {t: (sim.market(t)["yes_bid_dollars"], sim.book(t)) for t in markets[:20]}
+    tape = sim.get("/markets/trades", limit=5)["trades"]
     sim.advance(120)
-    assert sim.market(ticker)["updated_time"] == frozen["updated_time"]
-    assert sim.book(ticker) == frozen_book
+    assert {t: (sim.market(t)["yes_bid_dollars"], sim.book(t)) for t in frozen} == frozen
+    assert sim.get("/markets/trades", limit=5)["trades"] == tape
     sim.faults(frozen_books=False)
-    assert sim.market(ticker)["updated_time"] > frozen["updated_time"]
+    thawed = {t: (sim.market(t)["yes_bid_dollars"], sim.book(t)) for t in frozen}
+    assert thawed != frozen
 
 
 def test_reject_orders_rejects_with_the_given_code(sim: SimClient) -> None:
     market = sim.two_sided()
     sim.faults(reject_orders="exchange_unavailable")
-    response = sim.order(ticker=market["ticker"], side="yes", count=1, yes_price=99)
+    response = sim.order(ticker=market["ticker"], side="bid", count="1", price="0.9900")
     assert response.status_code == 400
     assert response.json()["error"]["code"] == "exchange_unavailable"
     assert sim.get("/portfolio/orders")["orders"] == []
@@ -119,19 +140,18 @@ def test_reject_orders_rejects_with_the_given_code(sim: SimClient) -> None:
 def test_partial_fill_ratio_caps_the_fill(sim: SimClient) -> None:
     market = sim.two_sided()
     sim.faults(partial_fill_ratio=0.5)
-    order = sim.placed(ticker=market["ticker"], side="yes", count=11, yes_price=99)
-    assert (order["fill_count"], order["status"]) == (5, "canceled")
+    order = sim.placed(ticker=market["ticker"], side="bid", count="11", price="0.9900")
+    assert (order["fill_count_fp"], order["status"]) == ("5.00", "canceled")
 
 
 def test_adverse_move_shifts_the_asks_against_the_taker(sim: SimClient) -> None:
-    market = sim.two_sided(high=80)
+    market = sim.two_sided(high="0.80", structure="linear_cent")
     sim.faults(adverse_move_cents=3)
-    missed = sim.placed(ticker=market["ticker"], side="yes", count=1, yes_price=market["yes_ask"])
-    assert missed["fill_count"] == 0
-    worse = sim.placed(
-        ticker=market["ticker"], side="yes", count=1, yes_price=market["yes_ask"] + 3
-    )
-    assert worse["taker_fill_cost"] == market["yes_ask"] + 3
+    missed = sim.buy(market, "yes", 1, market["yes_ask_dollars"])
+    assert missed["fill_count_fp"] == "0.00"
+    worse_price = _ask(market) + Decimal("0.03")
+    worse = sim.buy(market, "yes", 1, str(worse_price))
+    assert Decimal(worse["taker_fill_cost_dollars"]) == worse_price
 
 
 @pytest.mark.parametrize(("rig", "pays"), [("against_positions", False), ("for_positions", True)])
@@ -139,11 +159,14 @@ def test_rigged_settlements_go_against_or_for_held_positions(
     sim: SimClient, rig: str, pays: bool
 ) -> None:
     sim.faults(rig_settlements=rig)
-    markets = [m for m in sim.all_markets(status="open") if 5 <= m["yes_bid"] < m["yes_ask"] <= 95]
+    markets = [
+        m
+        for m in sim.all_markets(status="open")
+        if Decimal("0.05") <= _bid(m) < _ask(m) <= Decimal("0.95")
+    ]
     for index, market in enumerate(markets[:6]):
         side = "yes" if index % 2 else "no"
-        price = market["yes_ask"] if side == "yes" else market["no_ask"]
-        sim.placed(ticker=market["ticker"], side=side, count=2, **{f"{side}_price": price})
+        sim.buy(market, side, 2, market[f"{side}_ask_dollars"])
     sim.advance(BASE_CONFIG.market_lifetime_s + BASE_CONFIG.settle_delay_s)
     settlements = sim.get("/portfolio/settlements")["settlements"]
     assert len(settlements) == 6

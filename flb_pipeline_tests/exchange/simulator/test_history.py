@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import pytest
 
 from flb_pipeline.exchange.simulator import SimConfig, SimulatorServer
@@ -19,7 +21,7 @@ def _candles(sim: SimClient, ticker: str, period: int = 1) -> list[dict]:
 
 
 def test_history_is_settled_and_spread_over_the_configured_days(sim: SimClient) -> None:
-    settled = sim.all_markets(status="settled")
+    settled = sim.settled_markets()
     closes = sorted(epoch(m["close_time"]) for m in settled)
     span_days = (closes[-1] - closes[0]) / 86_400
     assert 0.9 * BASE_CONFIG.history_days <= span_days <= BASE_CONFIG.history_days
@@ -36,13 +38,15 @@ def test_history_markets_have_candles_from_open_to_close(sim: SimClient) -> None
     assert candles[-1]["end_period_ts"] - 60 < closed <= candles[-1]["end_period_ts"] + 60
     ends = [c["end_period_ts"] for c in candles]
     assert ends == list(range(ends[0], ends[-1] + 60, 60))
-    assert sum(c["volume"] for c in candles) == market["volume"]
+    volume = Decimal(market["volume_fp"])
+    assert sum(Decimal(c["volume_fp"]) for c in candles) == volume
     for candle in candles:
         bid, ask = candle["yes_bid"], candle["yes_ask"]
-        assert bid["low"] <= bid["close"] <= bid["high"] and ask["low"] <= ask["high"]
-        assert (candle["price"]["close"] is None) == (candle["volume"] == 0)
+        assert bid["low_dollars"] <= bid["close_dollars"] <= bid["high_dollars"]
+        assert ask["low_dollars"] <= ask["high_dollars"]
+        assert (candle["price"]["close_dollars"] is None) == (candle["volume_fp"] == "0.00")
     hourly = _candles(sim, market["ticker"], period=60)
-    assert sum(c["volume"] for c in hourly) == market["volume"]
+    assert sum(Decimal(c["volume_fp"]) for c in hourly) == volume
 
 
 def test_trade_tape_is_newest_first_and_paginates(sim: SimClient) -> None:
@@ -56,7 +60,7 @@ def test_trade_tape_is_newest_first_and_paginates(sim: SimClient) -> None:
     ticker = first["trades"][0]["ticker"]
     own = sim.get("/markets/trades", ticker=ticker, limit=1000)["trades"]
     assert own and {t["ticker"] for t in own} == {ticker}
-    assert sum(t["count"] for t in own) == sim.market(ticker)["volume"]
+    assert sum(Decimal(t["count_fp"]) for t in own) == Decimal(sim.market(ticker)["volume_fp"])
     window = sim.get("/markets/trades", min_ts=int(START.timestamp()) - 60, limit=1000)
     assert all(epoch(t["created_time"]) >= START.timestamp() - 60 for t in window["trades"])
 
@@ -75,6 +79,8 @@ def favourites() -> list[tuple[float, bool]]:
         history_events=1500,
         clock_mode="manual",
         start_time=START,
+        rate_tier="unlimited",
+        historical_cutoff_s=30 * 86_400,
     )
     with SimulatorServer(config) as server, SimClient(server) as sim:
         settled = sim.all_markets(status="settled")
@@ -91,7 +97,8 @@ def favourites() -> list[tuple[float, bool]]:
             for market in batch["markets"]:
                 won = yes_won[market["market_ticker"]]
                 for candle in market["candlesticks"]:
-                    bid, ask = candle["yes_bid"]["close"], candle["yes_ask"]["close"]
+                    bid = 100 * float(candle["yes_bid"]["close_dollars"])
+                    ask = 100 * float(candle["yes_ask"]["close_dollars"])
                     mid = (bid + ask) / 2
                     if bid > 0 and ask < 100 and 85 <= mid < 95:
                         samples.append((mid, won))

@@ -15,8 +15,13 @@ def test_open_markets_track_the_target_and_every_family(sim: SimClient) -> None:
     open_markets = sim.all_markets(status="open")
     assert 0.8 * 80 <= len(open_markets) <= 1.2 * 80
     assert {m["status"] for m in open_markets} == {"active"}
-    categories = {m["category"] for m in open_markets}
+    categories = sim.categories(open_markets)
     assert categories == {"Climate and Weather", "Financials", "Economics", "Sports"}
+    assert {m["price_level_structure"] for m in open_markets} == {
+        "linear_cent",
+        "tapered_deci_cent",
+        "deci_cent",
+    }
 
 
 def test_pages_of_1000_cover_everything_once_and_end_with_empty_cursor(sim: SimClient) -> None:
@@ -55,9 +60,16 @@ def test_default_limit_is_100_and_bad_cursor_is_rejected(sim: SimClient) -> None
 
 
 def test_status_filters_and_lifecycle_fields(sim: SimClient) -> None:
+    """The filter's values (unopened, open, closed, settled) select Kalshi's lifecycle
+    statuses; `settled` covers determined and finalized markets."""
     settled = sim.all_markets(status="settled")
     assert settled and all(m["result"] in ("yes", "no") for m in settled)
-    assert all(m["settlement_value"] == (100 if m["result"] == "yes" else 0) for m in settled)
+    assert {m["status"] for m in settled} == {"finalized"}
+    assert all(
+        m["settlement_value_dollars"] == ("1.0000" if m["result"] == "yes" else "0.0000")
+        and m["settlement_ts"]
+        for m in settled
+    )
     unopened = sim.all_markets(status="unopened")
     assert unopened and {m["status"] for m in unopened} == {"initialized"}
     market = sim.two_sided()
@@ -68,7 +80,11 @@ def test_status_filters_and_lifecycle_fields(sim: SimClient) -> None:
     both = sim.all_markets(status="closed,settled")
     assert len(both) == len(closed) + len(sim.all_markets(status="settled"))
     sim.advance(BASE_CONFIG.settle_delay_s)
-    assert sim.market(market["ticker"])["status"] == "settled"
+    determined = sim.market(market["ticker"])
+    assert determined["status"] == "determined" and determined["result"] in ("yes", "no")
+    assert market["ticker"] in {m["ticker"] for m in sim.all_markets(status="settled")}
+    sim.advance(300)
+    assert sim.market(market["ticker"])["status"] == "finalized"
 
 
 def test_series_event_and_ticker_filters(sim: SimClient) -> None:
@@ -90,8 +106,8 @@ def test_close_and_settled_time_windows(sim: SimClient) -> None:
     assert closing_soon
     assert all(now <= epoch(m["close_time"]) <= now + 300 for m in closing_soon)
     day_ago = sim.all_markets(min_settled_ts=int(now) - 86_400, max_settled_ts=int(now))
-    assert day_ago and {m["status"] for m in day_ago} == {"settled"}
-    assert all(epoch(m["expiration_time"]) >= now - 86_400 for m in day_ago)
+    assert day_ago and {m["status"] for m in day_ago} == {"finalized"}
+    assert all(epoch(m["settlement_ts"]) >= now - 86_400 for m in day_ago)
 
 
 def test_events_listing_filters_and_paginates(sim: SimClient) -> None:
@@ -121,12 +137,20 @@ def test_unknown_market_event_and_series_are_404(sim: SimClient) -> None:
 
 
 def test_quotes_only_change_at_tick_boundaries(sim: SimClient) -> None:
-    ticker = sim.two_sided()["ticker"]
-    before = sim.market(ticker)
+    """Quotes move with the tick; `updated_time` is the listing's metadata time and does
+    not move with them (Kalshi's meaning: never a quote time)."""
+    now = sim.control("/clock")["now_ts"]
+    tickers = [
+        m["ticker"] for m in sim.all_markets(status="open") if epoch(m["close_time"]) - now > 120
+    ]
+    before = {t: sim.market(t) for t in tickers}
     sim.advance(BASE_CONFIG.tick_s / 2 - 1)
-    assert sim.market(ticker) == before
+    assert {t: sim.market(t) for t in tickers} == before
     sim.advance(BASE_CONFIG.tick_s * 6)
-    assert sim.market(ticker)["updated_time"] != before["updated_time"]
+    after = {t: sim.market(t) for t in tickers}
+    assert any(after[t]["yes_bid_dollars"] != before[t]["yes_bid_dollars"] for t in tickers)
+    assert all(after[t]["updated_time"] == before[t]["updated_time"] for t in tickers)
+    assert all(epoch(before[t]["updated_time"]) <= epoch(before[t]["open_time"]) for t in tickers)
 
 
 def _full_listing(config: SimConfig, advance_s: float) -> str:
