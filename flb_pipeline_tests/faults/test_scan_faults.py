@@ -17,7 +17,7 @@ from flb_pipeline.demo import materialization_metadata
 from flb_pipeline.exchange.simulator import SimulatorServer
 from flb_pipeline.store import Store
 from flb_pipeline_tests.conftest import SimControl, definitions_for, run_job
-from flb_pipeline_tests.faults.hostile import CORRUPTIONS, HostileExchange, error_lines
+from flb_pipeline_tests.faults.hostile import CORRUPTIONS, HostileExchange, log_lines
 
 PAGE_LIMIT = 50
 CORRUPT_PAGE = 3
@@ -105,7 +105,7 @@ def test_a_corrupt_scan_page_places_no_order_loses_nothing_and_says_why(
 
     assert not result.success
     assert exchange_orders(trading_sim) == [] and local_orders(trading_db) == 0
-    (errors,) = [error_lines(instance, result.run_id)]
+    errors = log_lines(instance, result.run_id)
     assert len(errors) == 1 and CAUSES[corruption] in errors[0], errors
     stored = scans(trading_db)
     ((scan_id, (status, pages, markets, invalid, error)),) = [

@@ -120,13 +120,23 @@ def order_submissions(
         )  # fmt: skip
         for candidate in candidates_frame(con, scan_id).itertuples():
             _submit(submission, candidate)
-        for ticker, why in submission.dropped.items():
-            context.log.warning(f"order on {ticker} dropped: {why}", extra={"scan_id": scan_id})
+        if submission.dropped:
+            context.log.warning(_dropped_line(submission.dropped), extra={"scan_id": scan_id})
         if mode.execution == EXCHANGE:
             since = int((started - timedelta(minutes=1)).timestamp())
             append_fills(con, exchange_fills(client, con, min_ts=since), EXCHANGE)
         orders = orders_frame(con, scan_id)
     return dg.MaterializeResult(metadata=_order_metadata(submission, orders))
+
+
+def _dropped_line(dropped: dict[str, str]) -> str:
+    """One line for every order the gate dropped, grouped by reason: a halt that stops ten
+    orders is one cause, not ten."""
+    tickers_by_reason: dict[str, list[str]] = {}
+    for ticker, why in dropped.items():
+        tickers_by_reason.setdefault(why, []).append(ticker)
+    causes = "; ".join(f"{why} ({', '.join(t)})" for why, t in tickers_by_reason.items())
+    return f"{len(dropped)} order(s) dropped, not sent: {causes}"
 
 
 def _passed_checks_or_fail(
