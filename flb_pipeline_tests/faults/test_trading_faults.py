@@ -130,8 +130,9 @@ def test_a_killed_run_frees_its_pool_slot_and_the_next_cycle_reconciles_one_orde
     trading_sim, trading_control, trading_db, tmp_path, monkeypatch
 ):
     """kill -9 mid-order leaves the run STARTED and holding the duckdb pool slot. The
-    trading sensor fails the dead run and frees its slot, so the next cycle runs at once
-    and resolves the killed run's order: one order per client_order_id."""
+    trading sensor fails the dead run, with one line naming the cause, and frees its slot,
+    so the next cycle runs at once and resolves the killed run's order: one order per
+    client_order_id."""
     home = tmp_path / "dagster_home"
     home.mkdir()
     shutil.copyfile(PROJECT_ROOT / "dagster.yaml", home / "dagster.yaml")  # pool limit 1
@@ -148,6 +149,9 @@ def test_a_killed_run_frees_its_pool_slot_and_the_next_cycle_reconciles_one_orde
     assert isinstance(request, dg.RunRequest)
     assert instance.get_run_by_id(killed.run_id).status == dg.DagsterRunStatus.FAILURE
     assert instance.event_log_storage.get_concurrency_run_ids() == set()
+    (line,) = [e.message for e in instance.all_logs(killed.run_id) if e.level >= logging.WARNING]
+    pid = killed.tags[WORKER_PID_TAG]
+    assert line.startswith(f"lost its worker (pid {pid} is no longer alive)")
 
     finished: list[dg.ExecuteInProcessResult] = []
     defs = definitions_for(trading_sim.url, trading_db, trading={"max_orders_per_cycle": 1})
