@@ -6,6 +6,7 @@ with its reason or complete with the bad record counted), and the run says why i
 line. The store is calibrated, so an honest exchange would be traded (the control case).
 """
 
+import logging
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -105,7 +106,7 @@ def test_a_corrupt_scan_page_places_no_order_loses_nothing_and_says_why(
 
     assert not result.success
     assert exchange_orders(trading_sim) == [] and local_orders(trading_db) == 0
-    errors = log_lines(instance, result.run_id)
+    errors = log_lines(instance, result.run_id, logging.WARNING)
     assert len(errors) == 1 and CAUSES[corruption] in errors[0], errors
     stored = scans(trading_db)
     ((scan_id, (status, pages, markets, invalid, error)),) = [

@@ -22,7 +22,7 @@ import pandas as pd
 from flb_pipeline.core.execution import order_intent, paper_fills, paper_order_id
 from flb_pipeline.core.fees import FeeSchedule, schedule_for
 from flb_pipeline.core.modes import TradingMode
-from flb_pipeline.core.records import OrderIntent, count_of
+from flb_pipeline.core.records import ApiCall, OrderIntent, count_of
 from flb_pipeline.core.risk import entry_gate, order_gate
 from flb_pipeline.core.ticks import OffTick, PriceLevels
 from flb_pipeline.defs.metadata import count_metadata
@@ -85,6 +85,9 @@ class Submission:
     rejected: dict[str, int] = field(default_factory=dict)
     dropped: dict[str, str] = field(default_factory=dict)
     """ticker -> why its order was dropped at the gate."""
+    found_after_failed_post: dict[str, str] = field(default_factory=dict)
+    """ticker -> what the exchange shows of an order whose POST failed (e.g. an unusable
+    answer) and which the client then found by its client_order_id."""
 
 
 @dg.asset(
@@ -122,6 +125,10 @@ def order_submissions(
             _submit(submission, candidate)
         if submission.dropped:
             context.log.warning(_dropped_line(submission.dropped), extra={"scan_id": scan_id})
+        if submission.found_after_failed_post:
+            context.log.warning(
+                _found_line(submission.found_after_failed_post), extra={"scan_id": scan_id}
+            )
         if mode.execution == EXCHANGE:
             since = int((started - timedelta(minutes=1)).timestamp())
             append_fills(con, exchange_fills(client, con, min_ts=since), EXCHANGE)
@@ -137,6 +144,16 @@ def _dropped_line(dropped: dict[str, str]) -> str:
         tickers_by_reason.setdefault(why, []).append(ticker)
     causes = "; ".join(f"{why} ({', '.join(t)})" for why, t in tickers_by_reason.items())
     return f"{len(dropped)} order(s) dropped, not sent: {causes}"
+
+
+def _found_line(found: dict[str, str]) -> str:
+    """One line for the orders whose POST failed but which the exchange turned out to hold:
+    nothing is in doubt, but an exchange answering order POSTs so is worth a look."""
+    orders = ", ".join(f"{ticker} ({what})" for ticker, what in found.items())
+    return (
+        f"{len(found)} order(s) whose POST failed were found at the exchange by "
+        f"client_order_id, each recorded once: {orders}"
+    )
 
 
 def _passed_checks_or_fail(
@@ -228,10 +245,11 @@ def _order_record(intent: OrderIntent, submission: Submission, candidate: pd.Ser
 
 def _send(submission: Submission, intent: OrderIntent, now: datetime) -> None:
     """One POST (retried only with the same id); every outcome lands on the order row."""
-    con, cid = submission.con, intent.client_order_id
+    con, cid, client = submission.con, intent.client_order_id, submission.client
     update_order(con, cid, status=PENDING, at=now, sent_at=now)
+    attempts_before = len(client.calls)
     try:
-        order = submission.client.create_order(intent)
+        order = client.create_order(intent)
     except RequestRejected as rejected:
         update_order(con, cid, status="rejected", at=now, reject_code=rejected.code,
                      reject_reason=str(rejected))  # fmt: skip
@@ -247,6 +265,16 @@ def _send(submission: Submission, intent: OrderIntent, now: datetime) -> None:
         con, cid, status=order.status, at=now, order_id=order.order_id,
         filled_contracts=order.filled_contracts, fees=order.fees,
     )  # fmt: skip
+    failures = _failed_posts(client.calls[attempts_before:])
+    if failures:
+        submission.found_after_failed_post[intent.ticker] = f"{order.status}; POST: {failures}"
+
+
+def _failed_posts(calls: list[ApiCall]) -> str:
+    """The error classes of the POST calls among `calls` that failed after their retries
+    (empty: the order's POST was answered)."""
+    failed = {c.error_class for c in calls if c.method == "POST" and c.final and c.error_class}
+    return ", ".join(sorted(str(error_class) for error_class in failed))
 
 
 def _paper_fill(
