@@ -2,8 +2,9 @@
 
 Every corruption must end the same way: no order reaches the exchange or the store, nothing
 already stored is lost (the earlier scan and the good pages stay; the scan is either failed
-with its reason or complete with the bad record counted), and the run says why in one ERROR
-line. The store is calibrated, so an honest exchange would be traded (the control case).
+with its reason or complete with the bad record counted), and the run says why in one line
+(an ERROR; nothing else at WARNING or above). The store is calibrated, so an honest exchange
+would be traded (the control case).
 """
 
 import logging
