@@ -213,25 +213,41 @@ def _interruptible() -> Iterator[None]:
 
 def status(args: argparse.Namespace) -> int:
     """Rows per table, the manual halt, and every kill switch as it judges a cycle now (with
-    the default limits, on the latest cycle's capital and today's holdings)."""
+    the deployment's limits, on the latest cycle's capital and today's holdings)."""
     settings = Settings.from_env()
     store = cli_store(settings)
     now = deployment_now(settings)
+    limits = deployment_limits()
     with store.connect() as con:
         counts = table_counts(con)
-        verdicts = verdicts_now(con, now, RiskLimits())
+        verdicts = verdicts_now(con, now, limits)
     halted = control.halt_state(store)
     print(f"store: {store.path}")
     print_table(["table", "rows"], [[name, str(rows)] for name, rows in counts.items()])
     state = f"ON since {halted.event_ts:%Y-%m-%d %H:%M:%S} ({halted.reason})" if halted else "off"
     print(f"\nmanual halt: {state}")
-    rows = [[v.check, "pass" if v.passed else "FAIL", _paused(v), v.reason] for v in verdicts]
+    rows = [
+        [v.check, "pass" if v.passed else "FAIL", _limit(v), _paused(v), v.reason] for v in verdicts
+    ]
     print(f"\nkill switches evaluated now ({now:%Y-%m-%d %H:%M:%S} UTC):")
     print_table(
-        ["kill switch", "now", "paused until", "reason"],
-        rows or [["-", "-", "-", "no trading cycle yet"]],
+        ["kill switch", "now", "limit", "paused until", "reason"],
+        rows or [["-", "-", "-", "-", "no trading cycle yet"]],
     )
     return 0
+
+
+def deployment_limits() -> RiskLimits:
+    """The limits the deployment's runs judge with: the `risk` resource of the code
+    location's Definitions, where a deployment sets its RiskResource. Imported here, once
+    the settings are known to be valid, since building the Definitions reads them."""
+    from flb_pipeline import definitions
+
+    return definitions.defs.resources["risk"].limits()
+
+
+def _limit(verdict: Verdict) -> str:
+    return "-" if verdict.threshold is None else f"{verdict.threshold:g}"
 
 
 def _paused(verdict: Verdict) -> str:

@@ -11,12 +11,14 @@ from pathlib import Path
 
 import pytest
 
+from flb_pipeline import definitions
 from flb_pipeline.cli import main
 from flb_pipeline.core import risk
 from flb_pipeline.defs import control
 from flb_pipeline.exchange.embedded import is_simulator
 from flb_pipeline.store import Store
-from flb_pipeline.store.risk import risk_events
+from flb_pipeline.store.decisions import latest_decided_scan
+from flb_pipeline.store.risk import risk_events, verdicts_for
 from flb_pipeline_tests.conftest import SIM_START, check_results, definitions_for, run_job
 from flb_pipeline_tests.e2e.harness import free_port
 
@@ -185,25 +187,65 @@ def test_a_reader_that_leaves_early_is_no_error(db_path):
     assert (result.returncode, result.stderr) == (0, "")
 
 
-def test_status_shows_each_switch_as_evaluated_now_not_as_the_halt_left_it(
-    trading_sim, trading_control, trading_db, monkeypatch, capsys
-):
-    """A cycle blocked by a halt, then `flb resume`: every switch passes now, although the
-    last cycle's verdicts were taken under the halt."""
-    monkeypatch.setenv("FLB_DB_PATH", str(trading_db))
-    monkeypatch.setenv("FLB_EXCHANGE", "sim")
-    monkeypatch.setenv("FLB_EXCHANGE_URL", trading_sim.url)
-    defs = definitions_for(trading_sim.url, trading_db)
-    assert run_job(defs, "trading_job").success
-    assert main(["halt", "--reason", "fed day"]) == 0
-    assert check_results(run_job(defs, "trading_job"))["manual_halt"] is False
-    assert main(["resume"]) == 0
-    trading_control.advance(60)  # the simulated clock moves on past the cycles' records
+def status_rows(capsys) -> dict[str, list[str]]:
+    """`flb status`'s kill-switch table: switch -> [verdict now, limit, ...]."""
     capsys.readouterr()
     assert main(["status"]) == 0
     out = capsys.readouterr().out
-    assert "manual halt: off" in out and "kill switches evaluated now" in out
-    switch_rows = [line.split()[:2] for line in out.splitlines() if line.split()[:1]
-                   and line.split()[0] in risk.KILL_SWITCHES]  # fmt: skip
-    assert sorted(name for name, _ in switch_rows) == sorted(risk.KILL_SWITCHES)
-    assert {verdict for _, verdict in switch_rows} == {"pass"}
+    assert "kill switches evaluated now" in out
+    rows = {
+        line.split()[0]: line.split()[1:]
+        for line in out.splitlines()
+        if line.split()[:1] and line.split()[0] in risk.KILL_SWITCHES
+    }
+    assert sorted(rows) == sorted(risk.KILL_SWITCHES)
+    return rows
+
+
+def last_recorded_verdicts(db_path: Path) -> dict[str, bool]:
+    with Store(db_path).connect() as con:
+        scan_id = latest_decided_scan(con)
+        return {name: v["passed"] for name, v in verdicts_for(con, scan_id).items()}
+
+
+@pytest.fixture
+def trading_deployment(trading_sim, trading_db, monkeypatch):
+    """`flb` pointed at the trading store and its simulator (whose clock status reads)."""
+    monkeypatch.setenv("FLB_DB_PATH", str(trading_db))
+    monkeypatch.setenv("FLB_EXCHANGE", "sim")
+    monkeypatch.setenv("FLB_EXCHANGE_URL", trading_sim.url)
+
+
+def test_status_shows_each_switch_as_evaluated_now_not_as_the_last_cycle_recorded_it(
+    trading_sim, trading_control, trading_db, trading_deployment, capsys
+):
+    """The last cycle ran under a 1 ms quote-age limit, so its stale_book verdict is FAIL.
+    Judged now, with no order proposed, nothing is priced on a quote: stale_book passes."""
+    tight = definitions_for(trading_sim.url, trading_db, risk={"max_quote_age_seconds": 0.001})
+    assert check_results(run_job(tight, "trading_job"))["stale_book"] is False
+    assert last_recorded_verdicts(trading_db)["stale_book"] is False
+    trading_control.advance(60)  # the simulated clock moves on past the cycle's records
+    rows = status_rows(capsys)
+    assert rows["stale_book"][0] == "pass"
+    assert {verdict for verdict, *_ in rows.values()} == {"pass"}
+
+
+def test_status_judges_with_the_limits_the_deployments_definitions_configure(
+    trading_sim, trading_control, trading_db, trading_deployment, monkeypatch, capsys
+):
+    """A deployment whose RiskResource allows no failed API call. The last cycle passed
+    error_burst; one failed call since fails it now (the default limit of 10 would pass it),
+    and once that call is older than the 60-minute window it passes again."""
+    deployment = definitions_for(trading_sim.url, trading_db, risk={"max_api_errors": 0})
+    monkeypatch.setattr(definitions, "defs", deployment)
+    assert check_results(run_job(deployment, "trading_job"))["error_burst"] is True
+    trading_control.faults(error_rate=1.0)
+    assert not run_job(deployment, "reconcile_job").success  # one call failed after retries
+    trading_control.faults(error_rate=0.0)
+    assert last_recorded_verdicts(trading_db)["error_burst"] is True
+    trading_control.advance(60)
+    verdict, limit, *_ = status_rows(capsys)["error_burst"]
+    assert (verdict, limit) == ("FAIL", "0")
+    trading_control.advance(61 * 60)
+    verdict, limit, *_ = status_rows(capsys)["error_burst"]
+    assert (verdict, limit) == ("pass", "0")

@@ -17,6 +17,7 @@ from flb_pipeline.core import risk
 from flb_pipeline.core.modes import TradingRefused
 from flb_pipeline.core.risk import RiskEvent
 from flb_pipeline.defs.resources import ClockResource, ExchangeResource, StoreResource
+from flb_pipeline.defs.runs import max_runtime
 from flb_pipeline.exchange.errors import ExchangeError
 from flb_pipeline.store import Store, StoreLocked
 from flb_pipeline.store.halt import clear_halt, read_halt, write_halt
@@ -116,11 +117,17 @@ def clear_manual_halt(
     context.log.info(f"resumed; reset: {[e.check for e in outcome.events[1:]] or 'nothing'}")
 
 
-@dg.job(description="Manual halt: every kill switch fails until resume_job runs.")
+@dg.job(
+    description="Manual halt: the manual_halt check blocks every order until resume_job runs.",
+    tags=max_runtime(300),
+)
 def halt_job() -> None:
     set_manual_halt()
 
 
-@dg.job(description="Lift the manual halt (and reset slippage / no_fills if asked).")
+@dg.job(
+    description="Lift the manual halt (and reset slippage / no_fills if asked).",
+    tags=max_runtime(300),
+)
 def resume_job() -> None:
     clear_manual_halt()

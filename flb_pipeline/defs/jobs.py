@@ -1,4 +1,8 @@
-"""Jobs (DESIGN §8). Every job runs in-process: one DuckDB writer, and no per-step spawn cost."""
+"""Jobs. Every job runs in-process: one DuckDB writer, and no per-step spawn cost.
+
+Each carries a max runtime (`defs.runs.max_runtime`) far above its normal duration: a scan
+or a cycle takes seconds, the first history backfill may take an hour or more.
+"""
 
 import dagster as dg
 
@@ -11,28 +15,27 @@ from flb_pipeline.defs.assets.portfolio import closed_trades, positions
 from flb_pipeline.defs.assets.summary import daily_metrics_summary
 from flb_pipeline.defs.control import halt_job, resume_job
 from flb_pipeline.defs.retention import retention_job
-
-MAX_RUNTIME_TAG = "dagster/max_runtime_seconds"
-TRADING_MAX_RUNTIME_S = 600
-"""A cycle takes seconds; one still running after ten minutes is hung, and run monitoring
-fails it so it cannot hold the DuckDB pool slot for ever."""
+from flb_pipeline.defs.runs import max_runtime
 
 snapshot_job = dg.define_asset_job(
     "snapshot_job",
     selection=dg.AssetSelection.assets(market_snapshots),
     description="One scan of the open-market universe and its data-quality checks.",
+    tags=max_runtime(300),
 )
 
 history_job = dg.define_asset_job(
     "history_job",
     selection=dg.AssetSelection.assets(settled_history),
     description="Fetch newly settled markets and their pre-close prices.",
+    tags=max_runtime(3 * 3600),
 )
 
 calibration_job = dg.define_asset_job(
     "calibration_job",
     selection=dg.AssetSelection.assets(win_probability_model),
     description="Fit, evaluate and version the win-probability model.",
+    tags=max_runtime(3600),
 )
 
 trading_job = dg.define_asset_job(
@@ -50,19 +53,21 @@ trading_job = dg.define_asset_job(
         "One trading cycle in one run: snapshot -> candidates -> blocking risk checks -> "
         "orders -> positions. A failed check stops the orders of this run."
     ),
-    tags={MAX_RUNTIME_TAG: str(TRADING_MAX_RUNTIME_S)},
+    tags=max_runtime(600),
 )
 
 reconcile_job = dg.define_asset_job(
     "reconcile_job",
     selection=dg.AssetSelection.assets(positions, closed_trades),
     description="Pull fills, settlements and positions from the exchange; rebuild the ledger.",
+    tags=max_runtime(600),
 )
 
 daily_summary_job = dg.define_asset_job(
     "daily_summary_job",
     selection=dg.AssetSelection.assets(daily_metrics_summary),
     description="The daily metrics summary of one New York trading day (a partition).",
+    tags=max_runtime(1800),
 )
 
 JOBS = [

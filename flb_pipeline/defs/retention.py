@@ -6,6 +6,7 @@ import dagster as dg
 
 from flb_pipeline.core.calendar import TRADING_TIMEZONE
 from flb_pipeline.defs.resources import ClockResource, StoreResource
+from flb_pipeline.defs.runs import max_runtime
 from flb_pipeline.defs.session import DUCKDB_POOL
 from flb_pipeline.store.archive import ARCHIVED_TABLES, archive_day, days_before
 
@@ -45,7 +46,10 @@ def archive_old_scans(
     )
 
 
-@dg.job(description="Snapshots and groups older than the retention window move to Parquet.")
+@dg.job(
+    description="Snapshots and groups older than the retention window move to Parquet.",
+    tags=max_runtime(3600),
+)
 def retention_job() -> None:
     archive_old_scans()
 

@@ -1,24 +1,35 @@
 """Runs whose worker process died: failed, and their pool slots freed.
 
-A trading run killed mid-order (OOM, `kill -9`, a host restart) stays STARTED in Dagster's
-storage and keeps the `duckdb` pool slot it claimed, so every later cycle would queue behind
-it and the trading sensor, which waits for the previous cycle, would never launch another.
-Dagster's run monitoring cannot see the death of a default-launcher worker, and marking a
-run failed does not free its slots; so each run records its worker's pid and host, and the
-trading sensor reaps runs whose worker is gone before it decides anything.
+A run killed mid-step (OOM, `kill -9`, a host restart) stays STARTED in Dagster's storage and
+keeps the `duckdb` pool slot it claimed, so every later run that writes the store would
+queue behind it, and the trading sensor, which waits for the previous cycle, would never
+launch another. Dagster's run monitoring (dagster.yaml) fails runs that outlive their
+`dagster/max_runtime_seconds` tag and frees the slots of finished runs, but it cannot see
+the death of a default-launcher worker, and marking a run failed does not free its slots.
+So each run records its worker's pid and host when its resources start, and
+`dead_run_reaper_sensor` (always on), like the trading sensor before it decides, fails the
+runs whose worker is gone and frees their slots.
 """
 
 from __future__ import annotations
 
 import os
 import socket
+from dataclasses import dataclass
 from pathlib import Path
 
 import dagster as dg
 
+MAX_RUNTIME_TAG = "dagster/max_runtime_seconds"
 WORKER_PID_TAG = "flb/worker_pid"
 WORKER_HOST_TAG = "flb/worker_host"
 UNFINISHED = [dg.DagsterRunStatus.STARTING, dg.DagsterRunStatus.STARTED]
+
+
+def max_runtime(seconds: int) -> dict[str, str]:
+    """The job tag with which run monitoring fails a run still going after `seconds`: such a
+    run is hung, and it must not hold the DuckDB pool slot for ever."""
+    return {MAX_RUNTIME_TAG: str(seconds)}
 
 
 def tag_run_worker(instance: dg.DagsterInstance, run_id: str) -> None:
@@ -28,16 +39,28 @@ def tag_run_worker(instance: dg.DagsterInstance, run_id: str) -> None:
     )
 
 
-def reap_dead_runs(instance: dg.DagsterInstance) -> list[str]:
+@dataclass(frozen=True)
+class ReapedRun:
+    """A run failed because its worker died; `reason` is the line its failure carries."""
+
+    run_id: str
+    job_name: str
+    reason: str
+
+
+def reap_dead_runs(instance: dg.DagsterInstance) -> list[ReapedRun]:
     """Fail every unfinished run whose worker on this host is gone, and free the pool slots
     of every finished run that still holds some. Returns the runs failed."""
     reaped = []
     for record in instance.get_run_records(dg.RunsFilter(statuses=UNFINISHED)):
         run = record.dagster_run
         if _worker_is_gone(run.tags):
-            pid = run.tags[WORKER_PID_TAG]
-            instance.report_run_failed(run, f"run worker (pid {pid}) is no longer alive")
-            reaped.append(run.run_id)
+            reason = (
+                f"lost its worker (pid {run.tags[WORKER_PID_TAG]} is no longer alive): "
+                "failed, and its pool slots freed"
+            )
+            instance.report_run_failed(run, reason)
+            reaped.append(ReapedRun(run.run_id, run.job_name, reason))
     _free_slots_of_finished_runs(instance)
     return reaped
 

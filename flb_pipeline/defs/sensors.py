@@ -1,4 +1,4 @@
-"""Sensors, named after the job they launch."""
+"""Sensors: the trading sensor, named after the job it launches, and the dead-run reaper."""
 
 import time
 
@@ -8,6 +8,7 @@ from flb_pipeline.defs.jobs import trading_job
 from flb_pipeline.defs.runs import reap_dead_runs
 
 CYCLE_SECONDS = 30
+REAP_SECONDS = 30
 IN_FLIGHT = [
     dg.DagsterRunStatus.QUEUED,
     dg.DagsterRunStatus.NOT_STARTED,
@@ -27,8 +28,8 @@ IN_FLIGHT = [
     ),
 )
 def trading_job_sensor(context: dg.SensorEvaluationContext) -> dg.RunRequest | dg.SkipReason:
-    for run_id in reap_dead_runs(context.instance):
-        context.log.warning(f"run {run_id} had lost its worker: marked failed, slots freed")
+    for run in reap_dead_runs(context.instance):
+        context.log.warning(f"{run.job_name} run {run.run_id} {run.reason}")
     running = context.instance.get_run_records(
         dg.RunsFilter(job_name=trading_job.name, statuses=IN_FLIGHT), limit=1
     )
@@ -38,4 +39,20 @@ def trading_job_sensor(context: dg.SensorEvaluationContext) -> dg.RunRequest | d
     return dg.RunRequest(run_key=f"trading-cycle-{slot}")
 
 
-SENSORS = [trading_job_sensor]
+@dg.sensor(
+    minimum_interval_seconds=REAP_SECONDS,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description=(
+        "Fails every run, of any job, whose worker process died (kill -9, OOM, a host "
+        "restart) and frees the DuckDB pool slots it held, so the next run that writes the "
+        "store is not queued behind a dead one. Launches nothing."
+    ),
+)
+def dead_run_reaper_sensor(context: dg.SensorEvaluationContext) -> dg.SkipReason:
+    reaped = reap_dead_runs(context.instance)
+    for run in reaped:
+        context.log.warning(f"{run.job_name} run {run.run_id} {run.reason}")
+    return dg.SkipReason(f"{len(reaped)} dead run(s) failed and their pool slots freed")
+
+
+SENSORS = [trading_job_sensor, dead_run_reaper_sensor]

@@ -21,6 +21,9 @@ TRADE_LOG_COLUMNS = (
 )  # fmt: skip
 
 
+MISSING = "missing"
+
+
 @dataclass(frozen=True)
 class TradeLogUpdate:
     appended: int
@@ -31,11 +34,16 @@ class TradeLogUpdate:
 def sync_trade_log(path: Path, closed_trades: pd.DataFrame) -> TradeLogUpdate:
     """Make the CSV hold exactly the rows of `closed_trades`, appending what is missing.
 
-    A file that is unreadable, has the wrong header or holds trades the table does not know is
-    rebuilt from the table, which is the source of truth.
+    A file that is missing while the table holds trades, unreadable, has the wrong header or
+    holds trades the table does not know is rebuilt from the table, which is the source of
+    truth. A missing file with no trade yet is simply created: nothing was lost.
     """
     rows = closed_trades.reindex(columns=list(TRADE_LOG_COLUMNS))
     logged, problem = _logged_trade_ids(path, set(rows["trade_id"]))
+    if problem == MISSING and rows.empty:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        _write(path, rows, mode="w")
+        return TradeLogUpdate(0, False, "")
     if problem:
         path.parent.mkdir(parents=True, exist_ok=True)
         _write(path, rows, mode="w")
@@ -48,7 +56,7 @@ def sync_trade_log(path: Path, closed_trades: pd.DataFrame) -> TradeLogUpdate:
 
 def _logged_trade_ids(path: Path, known: set[str]) -> tuple[set[str], str]:
     if not path.exists():
-        return set(), "missing"
+        return set(), MISSING
     try:
         logged = pd.read_csv(path, dtype=str, keep_default_na=False)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as error:

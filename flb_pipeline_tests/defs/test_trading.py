@@ -232,9 +232,7 @@ def test_post_timeout_is_resolved_by_client_order_id_never_resent(
     defs = definitions_for(
         trading_sim.url, trading_db, exchange={"timeout_s": 0.5, "max_attempts": 2}
     )
-    trading_control.faults(
-        latency_ms=1200, latency_path_prefix="/portfolio/orders", latency_method="POST"
-    )
+    trading_control.faults(latency_ms=1200, **crash_cycle.HOLD_POSTS)
     result = run_job(defs, "trading_job")
     trading_control.faults(latency_ms=0)
     orders = local_orders(trading_db)

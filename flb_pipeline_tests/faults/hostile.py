@@ -1,10 +1,15 @@
-"""A hostile exchange: a loopback proxy in front of a real simulator that corrupts the scan.
+"""A hostile exchange: a loopback proxy in front of a real simulator that corrupts answers.
 
 Everything passes through untouched (market data, portfolio, the `/_sim` control plane)
-except page `page` of the open-market listing (`GET /markets?status=open`), which gets the
-chosen `Corruption` (an endless cursor then goes on forever from there). Pages are numbered
-by the cursor that asked for them, so a retried page is corrupted again: the fault is the
-exchange's, not a transient one.
+except what a test aims it at:
+
+- page `page` of the open-market listing (`GET /markets?status=open`) gets the chosen
+  `Corruption` (an endless cursor then goes on forever from there). Pages are numbered by the
+  cursor that asked for them, so a retried page is corrupted again;
+- every answer to the requests a `Tampering` matches (one candidate's order book, a portfolio
+  listing, any order POST) is replaced by a corrupt one, retries included.
+
+Either way the fault is the exchange's, not a transient one.
 """
 
 from __future__ import annotations
@@ -32,6 +37,8 @@ from flb_pipeline.exchange.schema import API_PREFIX
 from flb_pipeline.exchange.simulator import SimulatorServer
 
 LISTING = f"{API_PREFIX}/markets"
+PORTFOLIO = f"{API_PREFIX}/portfolio"
+GARBAGE = b"\x00\x9f<<not json at all"
 ENDLESS = "endless-"
 SKIP_NOTICE = "Dependencies for step"  # Dagster's own line for each step it then skips
 HTML_502 = b"<html><head><title>502 Bad Gateway</title></head><body>nginx</body></html>"
@@ -123,13 +130,97 @@ CORRUPTIONS = {
 }
 
 
+def _is_order_book(method: str, path: str) -> bool:
+    return method == "GET" and path.startswith(f"{LISTING}/") and path.endswith("/orderbook")
+
+
+def _is_order_post(method: str, path: str) -> bool:
+    """Any order POST, whichever portfolio endpoint the client sends it to."""
+    return method == "POST" and path.startswith(f"{PORTFOLIO}/")
+
+
+def _portfolio_listing(name: str) -> Callable[[str, str], bool]:
+    return lambda method, path: method == "GET" and path == f"{PORTFOLIO}/{name}"
+
+
+def _truncated_body(body: bytes) -> Response:
+    return Response(body[: len(body) // 2], 200, media_type="application/json")
+
+
+def _book_level_above_one(body: bytes) -> Response:
+    """A yes level at $1.50, in both the dollar and the cent form of the book."""
+    book = json.loads(body)
+    book["orderbook_fp"]["yes_dollars"].append(["1.5000", "10.00"])
+    book["orderbook"]["yes"].append([150, 10])
+    return _json(book)
+
+
+def _first_record_without_ticker(field_name: str) -> Callable[[bytes], Response]:
+    def corrupt(body: bytes) -> Response:
+        listing = json.loads(body)
+        record = listing[field_name][0]  # an empty listing has nothing to corrupt: a test bug
+        record.pop("ticker", None)
+        record.pop("market_ticker", None)
+        return _json(listing)
+
+    return corrupt
+
+
+def _garbage(body: bytes) -> Response:
+    return Response(GARBAGE, 200, media_type="application/json")
+
+
+@dataclass(frozen=True)
+class Tampering:
+    """What a hostile exchange does to every answer to one kind of request: `route` picks
+    the requests by (method, path), `answer` turns the exchange's body into the corrupt
+    answer. `first_path_only` narrows the route to the first path it matched (one
+    candidate's book, retries included); without `forwards` the request never reaches the
+    exchange (`answer` then gets an empty body)."""
+
+    name: str
+    route: Callable[[str, str], bool]
+    answer: Callable[[bytes], Response]
+    first_path_only: bool = False
+    forwards: bool = True
+
+
+TAMPERINGS = {
+    tampering.name: tampering
+    for tampering in (
+        Tampering("order_book_truncated", _is_order_book, _truncated_body, first_path_only=True),
+        Tampering(
+            "order_book_price_above_one",
+            _is_order_book,
+            _book_level_above_one,
+            first_path_only=True,
+        ),
+        Tampering("fills_truncated", _portfolio_listing("fills"), _truncated_body),
+        Tampering(
+            "fill_without_ticker",
+            _portfolio_listing("fills"),
+            _first_record_without_ticker("fills"),
+        ),
+        Tampering("positions_truncated", _portfolio_listing("positions"), _truncated_body),
+        Tampering(
+            "position_without_ticker",
+            _portfolio_listing("positions"),
+            _first_record_without_ticker("market_positions"),
+        ),
+        Tampering("order_post_garbage", _is_order_post, _garbage),
+        Tampering("order_post_swallowed", _is_order_post, _garbage, forwards=False),
+    )
+}
+
+
 class HostileExchange:
     """The proxy, served from a daemon thread on a free loopback port.
 
-        `corruption` (None: pass everything) applies to listing page `page`, whose first market
-    (the one a record corruption spoils) is `corrupted_ticker`;
-        `listing_requests` counts every listing request the proxy saw, retries included, and
-        `delay_s` slows each listing page down (for the wall-clock budget).
+    `corruption` (None: pass everything) applies to listing page `page`, whose first market
+    (the one a record corruption spoils) is `corrupted_ticker`; `listing_requests` counts
+    every listing request the proxy saw, retries included, and `delay_s` slows each listing
+    page down (for the wall-clock budget). `tampering` (None: none) corrupts the answers to
+    the requests it matches; `tampered` lists the (method, path) of each answer it corrupted.
     """
 
     def __init__(self, upstream: SimulatorServer) -> None:
@@ -139,6 +230,8 @@ class HostileExchange:
         self.delay_s = 0.0
         self.listing_requests = 0
         self.corrupted_ticker: str | None = None
+        self.tampering: Tampering | None = None
+        self.tampered: list[tuple[str, str]] = []
         self._page_of_cursor: dict[str, int] = {}
         self._http: httpx.AsyncClient | None = None
         self._server: uvicorn.Server | None = None
@@ -153,6 +246,11 @@ class HostileExchange:
 
     def corrupt(self, name: str, page: int) -> None:
         self.corruption, self.page = CORRUPTIONS[name], page
+
+    def tamper(self, name: str | None) -> None:
+        """Aim `TAMPERINGS[name]` at the exchange's answers (None: stop tampering)."""
+        self.tampering = TAMPERINGS[name] if name else None
+        self.tampered = []
 
     async def _forward(self, request: Request, body: bytes) -> httpx.Response:
         assert self._http is not None
@@ -176,9 +274,25 @@ class HostileExchange:
             and request.url.path == LISTING
             and request.query_params.get("status") == "open"
         )
+        if self._tampers(request.method, request.url.path):
+            return await self._tampered(request, body)
         if not is_listing:
             return self._passed(await self._forward(request, body))
         return await self._listing(request, body)
+
+    def _tampers(self, method: str, path: str) -> bool:
+        tampering = self.tampering
+        if tampering is None or not tampering.route(method, path):
+            return False
+        if tampering.first_path_only and self.tampered:
+            return self.tampered[0][1] == path
+        return True
+
+    async def _tampered(self, request: Request, body: bytes) -> Response:
+        assert self.tampering is not None
+        self.tampered.append((request.method, request.url.path))
+        upstream = await self._forward(request, body) if self.tampering.forwards else None
+        return self.tampering.answer(upstream.content if upstream is not None else b"")
 
     async def _listing(self, request: Request, body: bytes) -> Response:
         """One listing page; the proxy's state is touched only on its event loop."""
@@ -249,13 +363,15 @@ class HostileExchange:
 _METHODS = ["GET", "POST", "PUT", "DELETE", "PATCH"]
 
 
-def error_lines(instance: dg.DagsterInstance, run_id: str) -> list[str]:
-    """The run's ERROR lines written by the code, not Dagster's step events or its notices
-    about the steps it skipped because of them."""
+def log_lines(
+    instance: dg.DagsterInstance, run_id: str, at_least: int = logging.ERROR
+) -> list[str]:
+    """The run's lines at `at_least` or above written by the code, not Dagster's step events
+    or its notices about the steps it skipped because of them."""
     return [
         entry.user_message
         for entry in instance.all_logs(run_id)
-        if entry.level >= logging.ERROR
+        if entry.level >= at_least
         and entry.dagster_event is None
         and not entry.user_message.startswith(SKIP_NOTICE)
     ]

@@ -2,10 +2,12 @@
 
 Every corruption must end the same way: no order reaches the exchange or the store, nothing
 already stored is lost (the earlier scan and the good pages stay; the scan is either failed
-with its reason or complete with the bad record counted), and the run says why in one ERROR
-line. The store is calibrated, so an honest exchange would be traded (the control case).
+with its reason or complete with the bad record counted), and the run says why in one line
+(an ERROR; nothing else at WARNING or above). The store is calibrated, so an honest exchange
+would be traded (the control case).
 """
 
+import logging
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,7 +19,7 @@ from flb_pipeline.demo import materialization_metadata
 from flb_pipeline.exchange.simulator import SimulatorServer
 from flb_pipeline.store import Store
 from flb_pipeline_tests.conftest import SimControl, definitions_for, run_job
-from flb_pipeline_tests.faults.hostile import CORRUPTIONS, HostileExchange, error_lines
+from flb_pipeline_tests.faults.hostile import CORRUPTIONS, HostileExchange, log_lines
 
 PAGE_LIMIT = 50
 CORRUPT_PAGE = 3
@@ -105,7 +107,7 @@ def test_a_corrupt_scan_page_places_no_order_loses_nothing_and_says_why(
 
     assert not result.success
     assert exchange_orders(trading_sim) == [] and local_orders(trading_db) == 0
-    (errors,) = [error_lines(instance, result.run_id)]
+    errors = log_lines(instance, result.run_id, logging.WARNING)
     assert len(errors) == 1 and CAUSES[corruption] in errors[0], errors
     stored = scans(trading_db)
     ((scan_id, (status, pages, markets, invalid, error)),) = [

@@ -2,6 +2,7 @@
 quality checks failed, a killed run, and the live-trading gate. Each fault must end in no
 order on doubt, nothing lost, and one clear reason."""
 
+import logging
 import shutil
 import socket
 import threading
@@ -20,6 +21,7 @@ from flb_pipeline.store import Store
 from flb_pipeline_tests.conftest import check_results, definitions_for, run_job
 from flb_pipeline_tests.defs import crash_cycle
 from flb_pipeline_tests.defs.test_trading import exchange_orders
+from flb_pipeline_tests.faults.hostile import log_lines
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 POST_ORDERS = crash_cycle.HOLD_POSTS
@@ -43,7 +45,8 @@ def test_an_order_whose_quote_aged_while_earlier_orders_were_sent_is_dropped(
         trading={"max_orders_per_cycle": 6},
     )  # fmt: skip
     trading_control.faults(latency_ms=2500, **POST_ORDERS)
-    result = run_job(defs, "trading_job")
+    instance = dg.DagsterInstance.ephemeral()
+    result = run_job(defs, "trading_job", instance=instance)
     trading_control.faults(latency_ms=0)
     assert check_results(result)["stale_book"] is True
     rows = orders(trading_db)
@@ -56,6 +59,9 @@ def test_an_order_whose_quote_aged_while_earlier_orders_were_sent_is_dropped(
         age = float(reason.split("its quote is ", 1)[1].split("s old", 1)[0])
         assert age > 5.0 and reason.endswith("older than 5s")
     assert {o["client_order_id"] for o in exchange_orders(trading_control)} == {r[0] for r in sent}
+    (line,) = log_lines(instance, result.run_id, logging.WARNING)
+    assert line.startswith(f"{len(dropped)} order(s) dropped, not sent: ")
+    assert all(reason in line for _, _, reason, _, _ in dropped)
 
 
 def test_a_halt_written_while_a_cycle_is_sending_stops_its_remaining_orders(
@@ -63,7 +69,11 @@ def test_a_halt_written_while_a_cycle_is_sending_stops_its_remaining_orders(
 ):
     defs = definitions_for(trading_sim.url, trading_db, trading={"max_orders_per_cycle": 6})
     trading_control.faults(latency_ms=1500, **POST_ORDERS)
-    cycle = threading.Thread(target=run_job, args=(defs, "trading_job"))
+    instance = dg.DagsterInstance.ephemeral()
+    finished: list[dg.ExecuteInProcessResult] = []
+    cycle = threading.Thread(
+        target=lambda: finished.append(run_job(defs, "trading_job", instance=instance))
+    )
     cycle.start()
     deadline = time.monotonic() + 60
     while not exchange_orders(trading_control) and time.monotonic() < deadline:
@@ -77,6 +87,9 @@ def test_a_halt_written_while_a_cycle_is_sending_stops_its_remaining_orders(
     assert len(at_exchange) <= 2 < len(rows)  # the order in flight when the halt landed
     assert len(dropped) == len(rows) - len(at_exchange)
     assert all("manual halt" in reason and "fed day" in reason for _, _, reason, _, _ in dropped)
+    (line,) = log_lines(instance, finished[0].run_id, logging.WARNING)
+    assert line.startswith(f"{len(dropped)} order(s) dropped, not sent: manual halt since ")
+    assert "fed day" in line
 
 
 def test_materialising_the_decision_path_alone_refuses_a_scan_that_failed_its_checks(
@@ -117,8 +130,9 @@ def test_a_killed_run_frees_its_pool_slot_and_the_next_cycle_reconciles_one_orde
     trading_sim, trading_control, trading_db, tmp_path, monkeypatch
 ):
     """kill -9 mid-order leaves the run STARTED and holding the duckdb pool slot. The
-    trading sensor fails the dead run and frees its slot, so the next cycle runs at once
-    and resolves the killed run's order: one order per client_order_id."""
+    trading sensor fails the dead run, with one line naming the cause, and frees its slot,
+    so the next cycle runs at once and resolves the killed run's order: one order per
+    client_order_id."""
     home = tmp_path / "dagster_home"
     home.mkdir()
     shutil.copyfile(PROJECT_ROOT / "dagster.yaml", home / "dagster.yaml")  # pool limit 1
@@ -135,6 +149,9 @@ def test_a_killed_run_frees_its_pool_slot_and_the_next_cycle_reconciles_one_orde
     assert isinstance(request, dg.RunRequest)
     assert instance.get_run_by_id(killed.run_id).status == dg.DagsterRunStatus.FAILURE
     assert instance.event_log_storage.get_concurrency_run_ids() == set()
+    (line,) = [e.message for e in instance.all_logs(killed.run_id) if e.level >= logging.WARNING]
+    pid = killed.tags[WORKER_PID_TAG]
+    assert line.startswith(f"lost its worker (pid {pid} is no longer alive)")
 
     finished: list[dg.ExecuteInProcessResult] = []
     defs = definitions_for(trading_sim.url, trading_db, trading={"max_orders_per_cycle": 1})

@@ -27,7 +27,7 @@ import pandas as pd
 from flb_pipeline.core.execution import order_intent, paper_fills, paper_order_id
 from flb_pipeline.core.fees import FeeSchedule, schedule_for
 from flb_pipeline.core.modes import TradingMode
-from flb_pipeline.core.records import ExchangeOrder, OrderIntent, count_of
+from flb_pipeline.core.records import ApiCall, ExchangeOrder, OrderIntent, count_of
 from flb_pipeline.core.risk import entry_gate, order_gate
 from flb_pipeline.core.ticks import OffTick, PriceLevels
 from flb_pipeline.defs.metadata import count_metadata
@@ -91,6 +91,9 @@ class Submission:
     rejected: dict[str, int] = field(default_factory=dict)
     dropped: dict[str, str] = field(default_factory=dict)
     """ticker -> why its order was dropped at the gate."""
+    found_after_failed_post: dict[str, str] = field(default_factory=dict)
+    """ticker -> what the exchange shows of an order whose POST failed (e.g. an unusable
+    answer) and which the client then found by its client_order_id."""
 
 
 @dg.asset(
@@ -129,18 +132,39 @@ def order_submissions(
             for candidate in candidates_frame(con, scan_id).itertuples()
             if (prepared := _prepare(submission, candidate)) is not None
         ]
-        if mode.execution == EXCHANGE:
-            _send_all(submission, ready)
-        else:
-            for intent, candidate in ready:
-                _paper(submission, intent, candidate)
-        for ticker, why in submission.dropped.items():
-            context.log.warning(f"order on {ticker} dropped: {why}", extra={"scan_id": scan_id})
+        try:
+            if mode.execution == EXCHANGE:
+                _send_all(submission, ready)
+            else:
+                for intent, candidate in ready:
+                    _paper(submission, intent, candidate)
+        finally:
+            _log_doubts(context, submission)
         if mode.execution == EXCHANGE:
             since = int((started - timedelta(minutes=1)).timestamp())
             append_fills(con, exchange_fills(client, con, min_ts=since), EXCHANGE)
         orders = orders_frame(con, scan_id)
     return dg.MaterializeResult(metadata=_order_metadata(submission, orders))
+
+
+def _dropped_line(dropped: dict[str, str]) -> str:
+    """One line for every order the gate dropped, grouped by reason: a halt that stops ten
+    orders is one cause, not ten."""
+    tickers_by_reason: dict[str, list[str]] = {}
+    for ticker, why in dropped.items():
+        tickers_by_reason.setdefault(why, []).append(ticker)
+    causes = "; ".join(f"{why} ({', '.join(t)})" for why, t in tickers_by_reason.items())
+    return f"{len(dropped)} order(s) dropped, not sent: {causes}"
+
+
+def _found_line(found: dict[str, str]) -> str:
+    """One line for the orders whose POST failed but which the exchange turned out to hold:
+    nothing is in doubt, but an exchange answering order POSTs so is worth a look."""
+    orders = ", ".join(f"{ticker} ({what})" for ticker, what in found.items())
+    return (
+        f"{len(found)} order(s) whose POST failed were found at the exchange by "
+        f"client_order_id, each recorded once: {orders}"
+    )
 
 
 def _passed_checks_or_fail(
@@ -251,14 +275,18 @@ def _send_batch(submission: Submission, intents: list[OrderIntent]) -> None:
             order_group_id=intent.order_group_id,
         )  # fmt: skip
     submission.sent += len(intents)
+    attempts_before = len(submission.client.calls)
     if len(intents) == 1:
         results: list[ExchangeOrder | ExchangeError] = [_single(submission, intents[0])]
     else:
         results = submission.client.create_orders(intents)
+    failures = _failed_posts(submission.client.calls[attempts_before:])
     unknown = None
     for intent, result in zip(intents, results, strict=True):
         outcome = _record_outcome(submission, intent, result, now)
         unknown = unknown or outcome
+        if failures and isinstance(result, ExchangeOrder):
+            submission.found_after_failed_post[intent.ticker] = f"{result.status}; POST: {failures}"
     if unknown is not None:
         raise unknown
 
@@ -342,6 +370,22 @@ def _order_record(intent: OrderIntent, submission: Submission, candidate: pd.Ser
         check_results=submission.checks,
         quote_ts=_moment(candidate.quote_ts),
     )
+
+
+def _failed_posts(calls: list[ApiCall]) -> str:
+    """The error classes of the POST calls among `calls` that failed after their retries
+    (empty: every POST was answered)."""
+    failed = {c.error_class for c in calls if c.method == "POST" and c.final and c.error_class}
+    return ", ".join(sorted(str(error_class) for error_class in failed))
+
+
+def _log_doubts(context: dg.AssetExecutionContext, submission: Submission) -> None:
+    """One line per kind of doubt: orders the gate dropped, orders found after a failed POST."""
+    extra = {"scan_id": submission.scan_id}
+    if submission.dropped:
+        context.log.warning(_dropped_line(submission.dropped), extra=extra)
+    if submission.found_after_failed_post:
+        context.log.warning(_found_line(submission.found_after_failed_post), extra=extra)
 
 
 def _paper_fill(

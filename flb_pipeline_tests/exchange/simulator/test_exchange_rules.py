@@ -17,10 +17,10 @@ def _cheap(sim: SimClient, count: int = 3) -> list[dict]:
     """Open markets with depth to buy from, one per event."""
     seen, markets = set(), []
     for market in sim.all_markets(status="open"):
-        if D("0.10") <= D(market["yes_ask_dollars"]) <= D("0.90"):
-            if market["event_ticker"] not in seen:
-                seen.add(market["event_ticker"])
-                markets.append(market)
+        priced = D("0.10") <= D(market["yes_ask_dollars"]) <= D("0.90")
+        if priced and market["event_ticker"] not in seen:
+            seen.add(market["event_ticker"])
+            markets.append(market)
     return markets[:count]
 
 
@@ -42,7 +42,7 @@ def test_an_order_group_stops_an_over_send(sim: SimClient) -> None:
             count="3",
             price=market["yes_ask_dollars"],
             order_group_id=group_id,
-        )  # fmt: skip
+        )
         for market in (markets[0], markets[1], markets[0], markets[1])
     ]
     assert [a.status_code for a in answers] == [201, 201, 400, 400]
