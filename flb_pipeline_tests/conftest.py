@@ -69,6 +69,16 @@ class SimControl:
         response.raise_for_status()
         return response.json()
 
+    def listing(self, path: str, field: str = "markets", **params: Any) -> list[dict[str, Any]]:
+        """Every item of a cursor-paged listing."""
+        items, cursor = [], ""
+        while True:
+            page = self.api(path, limit=1000, cursor=cursor, **params)
+            items += page[field]
+            cursor = page["cursor"]
+            if not cursor:
+                return items
+
 
 @pytest.fixture
 def simulator() -> Iterator[SimulatorServer]:
@@ -143,6 +153,13 @@ def check_results(result: dg.ExecuteInProcessResult) -> dict[str, bool]:
         for evaluation in result.get_asset_check_evaluations()
     }
 
+
+SLOW_PORTFOLIO: dict[str, Any] = dict(
+    latency_ms=700, latency_path_prefix="/portfolio/", latency_method="GET"
+)
+"""An exchange slow to answer portfolio reads: a cycle's reconciliation then ages the quotes
+it decides on past `STRICT_QUOTE_AGE`, so its stale_book check blocks it."""
+STRICT_QUOTE_AGE: dict[str, Any] = {"max_quote_age_seconds": 1.0}
 
 TRADING_WORLD: dict[str, Any] = dict(
     flb_slope=1.3, markets_target=300, market_lifetime_s=1200.0, history_events=1500

@@ -4,8 +4,8 @@ Each refuses what the store could not hold or a trader should not trust with `Sc
 naming the field: a missing required field, a string that is not a string, a timestamp that
 is not one, a count that is not a whole number in BIGINT range (non-negative unless it is a
 signed position) or finer than a hundredth (Kalshi's fractional contracts), an amount
-beyond DECIMAL(18, 4) or finer than four decimals, a price outside [0, 1] dollars. Nothing
-here lets a raw Python or Arrow error through.
+beyond DECIMAL(20, 6) or finer than six decimals, a price outside [0, 1] dollars or finer
+than four decimals. Nothing here lets a raw Python or Arrow error through.
 """
 
 from __future__ import annotations
@@ -20,8 +20,9 @@ from flb_pipeline.exchange.errors import SchemaError
 
 Json = Mapping[str, Any]
 CENTS_PER_DOLLAR = Decimal(100)
-DOLLAR_PLACES = Decimal("0.0001")
-MAX_DOLLARS = Decimal(10) ** 14  # DECIMAL(18, 4), the store's money type, holds less
+PRICE_PLACES = Decimal("0.0001")
+MONEY_PLACES = Decimal("0.000001")
+MAX_DOLLARS = Decimal(10) ** 14  # DECIMAL(20, 6), the store's money type, holds less
 MAX_COUNT = 2**63 - 1  # BIGINT
 PRICE_BOUNDS = (Decimal(0), Decimal(1))
 
@@ -91,8 +92,9 @@ def decimal(value: Any, field: str) -> Decimal:
 def dollars(obj: Json, field: str, *, required_field: bool = True) -> Decimal | None:
     """A price or amount: `<field>_dollars` if given, else `<field>` in integer cents.
 
-    Kalshi's fixed-point strings carry at most four decimals; anything finer is refused here
-    rather than rounded silently further down, and so is anything the store cannot hold.
+    Kalshi's amounts carry at most six decimals (four for a price, more where fractional
+    counts meet sub-cent prices); anything finer is refused here rather than rounded silently
+    further down, and so is anything the store cannot hold.
     """
     found = _dollar_field(obj, field, required_field)
     return None if found is None else amount_in_range(*found)
@@ -125,10 +127,10 @@ def _dollar_field(obj: Json, field: str, required_field: bool) -> tuple[Decimal,
 
 
 def amount_in_range(amount: Decimal, name: str, raw: Any) -> Decimal:
-    """An amount the store's DECIMAL(18, 4) holds exactly."""
+    """An amount the store's DECIMAL(20, 6) holds exactly (Kalshi writes up to six)."""
     if abs(amount) >= MAX_DOLLARS:
         raise SchemaError(f"field {name!r} is out of range: {shown(raw)}")
-    return _four_decimals(amount, name, raw)
+    return _at_most(amount, MONEY_PLACES, "six", name, raw)
 
 
 def price_in_range(amount: Decimal, name: str, raw: Any) -> Decimal:
@@ -136,14 +138,14 @@ def price_in_range(amount: Decimal, name: str, raw: Any) -> Decimal:
     low, high = PRICE_BOUNDS
     if not low <= amount <= high:
         raise SchemaError(f"field {name!r} is outside [0, 1] dollars: {shown(raw)}")
-    return _four_decimals(amount, name, raw)
+    return _at_most(amount, PRICE_PLACES, "four", name, raw)
 
 
-def _four_decimals(amount: Decimal, name: str, raw: Any) -> Decimal:
-    """Refuse sub-ten-thousandths; the amount is within range here, so `quantize` stays
-    inside the decimal context's precision and cannot raise."""
-    if amount != amount.quantize(DOLLAR_PLACES, rounding=ROUND_DOWN):
-        raise SchemaError(f"field {name!r} has more than four decimals: {shown(raw)}")
+def _at_most(amount: Decimal, places: Decimal, words: str, name: str, raw: Any) -> Decimal:
+    """Refuse anything finer than `places`; the amount is within range here, so `quantize`
+    stays inside the decimal context's precision and cannot raise."""
+    if amount != amount.quantize(places, rounding=ROUND_DOWN):
+        raise SchemaError(f"field {name!r} has more than {words} decimals: {shown(raw)}")
     return amount
 
 

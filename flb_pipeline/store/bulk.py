@@ -13,7 +13,9 @@ import duckdb
 import pandas as pd
 import pyarrow as pa
 
-MONEY = pa.decimal128(18, 4)
+MONEY = pa.decimal128(20, 6)
+"""Dollars to the millionth: hundredths of a contract at tenths of a cent, and Kalshi's fee
+rounding over them, reach six decimals."""
 PRICE = pa.decimal128(10, 4)
 COUNT = pa.decimal128(18, 2)
 TIMESTAMP = pa.timestamp("us", tz="UTC")

@@ -431,8 +431,25 @@ MIGRATIONS: tuple[Migration, ...] = (
         "Kalshi's current API: each snapshot keeps its market's price grid, fractional flag and"
         " fee waiver, volumes are fixed-point; settled markets keep their settlement time (it"
         " decides their tier); orders carry their order group; each cycle's order group, the"
-        " exchange's trading state as the cycle read it, and scheduled fee changes",
+        " exchange's trading state as the cycle read it, and scheduled fee changes; money to"
+        " the millionth of a dollar (a fractional count at a sub-cent price costs that)",
         """
+        ALTER TABLE trade_candidates ALTER COLUMN fee TYPE DECIMAL(20, 6);
+        ALTER TABLE trade_candidates ALTER COLUMN cost TYPE DECIMAL(20, 6);
+        ALTER TABLE capital_marks ALTER COLUMN balance TYPE DECIMAL(20, 6);
+        ALTER TABLE capital_marks ALTER COLUMN positions_value TYPE DECIMAL(20, 6);
+        ALTER TABLE capital_marks ALTER COLUMN capital TYPE DECIMAL(20, 6);
+        ALTER TABLE orders ALTER COLUMN fees TYPE DECIMAL(20, 6);
+        ALTER TABLE fills ALTER COLUMN fee TYPE DECIMAL(20, 6);
+        ALTER TABLE settlements ALTER COLUMN yes_total_cost TYPE DECIMAL(20, 6);
+        ALTER TABLE settlements ALTER COLUMN no_total_cost TYPE DECIMAL(20, 6);
+        ALTER TABLE settlements ALTER COLUMN revenue TYPE DECIMAL(20, 6);
+        ALTER TABLE positions ALTER COLUMN cost TYPE DECIMAL(20, 6);
+        ALTER TABLE positions ALTER COLUMN fees TYPE DECIMAL(20, 6);
+        ALTER TABLE closed_trades ALTER COLUMN cost TYPE DECIMAL(20, 6);
+        ALTER TABLE closed_trades ALTER COLUMN fees TYPE DECIMAL(20, 6);
+        ALTER TABLE closed_trades ALTER COLUMN gross_pnl TYPE DECIMAL(20, 6);
+        ALTER TABLE closed_trades ALTER COLUMN net_pnl TYPE DECIMAL(20, 6);
         ALTER TABLE market_snapshots ADD COLUMN price_levels VARCHAR;
         ALTER TABLE market_snapshots ADD COLUMN fractional BOOLEAN;
         ALTER TABLE market_snapshots ADD COLUMN fee_waiver_expires TIMESTAMPTZ;

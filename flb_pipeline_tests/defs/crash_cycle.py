@@ -16,8 +16,8 @@ import dagster as dg
 
 from flb_pipeline_tests.conftest import SimControl, definitions_for
 
-HOLD_POSTS = {"latency_path_prefix": "/portfolio/", "latency_method": "POST"}
-"""Slows every order POST, whichever portfolio endpoint the client sends orders to."""
+HOLD_POSTS = {"latency_path_prefix": "/portfolio/events/orders", "latency_method": "POST"}
+"""Slows every order POST (single or batched V2 create), not the cycle's order group."""
 
 
 def trading_job() -> dg.JobDefinition:

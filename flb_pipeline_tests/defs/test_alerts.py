@@ -21,7 +21,13 @@ from flb_pipeline.defs.alerts import (
 from flb_pipeline.defs.resources import ClockResource, ExchangeResource, StoreResource
 from flb_pipeline.store import Store
 from flb_pipeline.store.risk import append_risk_event
-from flb_pipeline_tests.conftest import check_results, definitions_for, run_job
+from flb_pipeline_tests.conftest import (
+    SLOW_PORTFOLIO,
+    STRICT_QUOTE_AGE,
+    check_results,
+    definitions_for,
+    run_job,
+)
 
 AT = datetime(2026, 3, 2, 15, tzinfo=UTC)
 
@@ -51,9 +57,8 @@ def test_each_trip_alerts_once_however_many_cycles_it_blocks(
     trading_sim, trading_control, trading_db, tmp_path
 ):
     log = tmp_path / "alerts.log"
-    defs = definitions_for(trading_sim.url, trading_db)
-    trading_control.faults(frozen_books=True)
-    trading_control.advance(60)
+    defs = definitions_for(trading_sim.url, trading_db, risk=STRICT_QUOTE_AGE)
+    trading_control.faults(**SLOW_PORTFOLIO)
     with dg.instance_for_test() as instance:
         for _ in range(3):
             assert check_results(run_job(defs, "trading_job"))["stale_book"] is False
@@ -116,9 +121,8 @@ def test_a_cycle_blocked_by_risk_checks_raises_no_run_failure_alert(
     trading_sim, trading_control, trading_db, tmp_path
 ):
     log = tmp_path / "alerts.log"
-    defs = definitions_for(trading_sim.url, trading_db)
-    trading_control.faults(frozen_books=True)
-    trading_control.advance(60)
+    defs = definitions_for(trading_sim.url, trading_db, risk=STRICT_QUOTE_AGE)
+    trading_control.faults(**SLOW_PORTFOLIO)
     with dg.instance_for_test() as instance:
         blocked = run_job(defs, "trading_job", instance=instance)
         assert not blocked.success and check_results(blocked)["stale_book"] is False

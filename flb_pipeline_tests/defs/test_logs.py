@@ -9,7 +9,14 @@ import dagster as dg
 
 from flb_pipeline.defs.logs import REDACTED, JsonLinesHandler, redact
 from flb_pipeline.exchange.signing import generate_key_pair
-from flb_pipeline_tests.conftest import SimControl, check_results, definitions_for, run_job
+from flb_pipeline_tests.conftest import (
+    SLOW_PORTFOLIO,
+    STRICT_QUOTE_AGE,
+    SimControl,
+    check_results,
+    definitions_for,
+    run_job,
+)
 
 KEY_ID = "kid-5ecret-7f3a"
 
@@ -34,9 +41,8 @@ def test_a_signed_blocked_cycle_logs_json_lines_with_run_scan_and_check(
     monkeypatch.setenv("KALSHI_API_KEY_ID", KEY_ID)
     monkeypatch.setenv("KALSHI_PRIVATE_KEY_PATH", str(private_path))
     log = tmp_path / "flb.jsonl"
-    defs = definitions_for(trading_sim.url, trading_db)
-    control.faults(frozen_books=True)
-    control.advance(60)
+    defs = definitions_for(trading_sim.url, trading_db, risk=STRICT_QUOTE_AGE)
+    control.faults(**SLOW_PORTFOLIO)
     json_lines = {"class": "flb_pipeline.defs.logs.JsonLinesHandler", "path": str(log)}
     instance_logs = {"python_logs": {"dagster_handler_config": {"handlers": {"json": json_lines}}}}
     with dg.instance_for_test(overrides=instance_logs) as instance:

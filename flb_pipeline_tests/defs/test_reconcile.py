@@ -235,12 +235,14 @@ def test_a_foreign_position_in_a_closed_market_belongs_to_its_event_group(
     its event's group and is marked like any other lot."""
     control = SimControl(slow_settling_sim)
     listed = control.api("/markets", status="open", limit=1000)["markets"]
-    market = next(m for m in listed if 20 <= m["yes_bid"] <= 80)
+    market = next(m for m in listed if "0.20" <= m["yes_bid_dollars"] <= "0.80")
     by_hand = {
-        "ticker": market["ticker"], "side": "yes", "action": "buy", "count": 3, "type": "limit",
-        "yes_price": 99, "client_order_id": "placed-by-hand",
+        "ticker": market["ticker"], "side": "bid", "count": "3", "price": "0.9900",
+        "client_order_id": "placed-by-hand", "time_in_force": "immediate_or_cancel",
+        "self_trade_prevention_type": "taker_at_cross",
     }  # fmt: skip
-    assert control.http.post("/trade-api/v2/portfolio/orders", json=by_hand).status_code == 201
+    placed = control.http.post("/trade-api/v2/portfolio/events/orders", json=by_hand)
+    assert placed.status_code == 201
     defs = definitions_for(slow_settling_sim.url, trading_db)
     assert run_job(defs, "trading_job").success
     control.advance(1300)

@@ -278,9 +278,10 @@ def test_prices_at_the_bounds_and_net_positions_below_zero_are_accepted():
 def test_amounts_beyond_the_store_are_refused_not_rounded():
     with pytest.raises(SchemaError, match="'balance' is out of range"):
         schema.balance({"balance": 10**20})
-    with pytest.raises(SchemaError, match="more than four decimals"):
+    with pytest.raises(SchemaError, match="more than six decimals"):
         schema.balance({"balance_dollars": "1E-30"})
     assert schema.balance({"balance_dollars": "0.100000000"}).balance == D("0.1")
+    assert schema.balance({"balance_dollars": "0.009350"}).balance == D("0.00935")
 
 
 def test_an_offending_value_is_shown_cut_short():

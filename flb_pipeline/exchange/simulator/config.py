@@ -92,8 +92,10 @@ class SimConfig:
     removed (2026-03-12), for old clients."""
     rate_tier: str = "basic"
     """The API access tier whose token buckets the simulator enforces."""
-    historical_cutoff_s: float = 86_400.0
-    """Markets settled longer ago than this are served only by the historical endpoints."""
+    historical_cutoff_s: float = 7 * 86_400.0
+    """Markets settled longer ago than this are served only by the historical endpoints
+    (Kalshi keeps about three months live; a simulated past of a few days is all live unless
+    a test moves the cutoff)."""
     weekly_maintenance: bool = True
     """Pause trading every Thursday 3-5 AM New York time, as Kalshi does."""
     fee_waiver_series: tuple[str, ...] = ()

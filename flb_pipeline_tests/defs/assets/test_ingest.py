@@ -9,14 +9,17 @@ import dagster as dg
 import pytest
 
 from flb_pipeline.demo import materialization_metadata
+from flb_pipeline.exchange.simulator import SimulatorServer
 from flb_pipeline.store.history import price_point_count, settled_market_count
 from flb_pipeline.store.snapshots import scan_summary
 from flb_pipeline_tests.conftest import (
+    SimControl,
     check_results,
     definitions_for,
     run_job,
+    small_world,
 )
-from flb_pipeline_tests.faults.hostile import HostileExchange, error_lines
+from flb_pipeline_tests.faults.hostile import HostileExchange, log_lines
 
 
 def open_market_count(sim) -> int:
@@ -96,6 +99,38 @@ def test_history_is_incremental(flb_defs, sim, store):
             "SELECT count(*) FROM settled_markets WHERE result NOT IN ('yes', 'no')"
         ).fetchone()
     assert results == 0
+
+
+def test_history_backfills_across_the_historical_cutoff_with_no_gap_and_no_duplicate(
+    db_path, store
+):
+    """A first backfill reaches back past the exchange's historical cutoff: markets settled
+    before it come from `/historical/markets` (candles one market at a time), the rest from
+    the live listing. Later, as the cutoff moves on, nothing is fetched twice or missed."""
+    world = small_world(history_days=2.0, history_events=60, historical_cutoff_s=43_200.0)
+    with SimulatorServer(world) as server:
+        control = SimControl(server)
+        defs = definitions_for(server.url, db_path)
+        first = materialization_metadata(run_job(defs, "history_job"), "settled_history")
+        live = control.listing("/markets", status="settled")
+        old = control.listing("/historical/markets")
+        assert live and old and first["new_markets"] == len(live) + len(old)
+        control.advance(3 * 3600)
+        later = materialization_metadata(run_job(defs, "history_job"), "settled_history")
+        everything = control.listing("/markets", status="settled")
+        everything += control.listing("/historical/markets")
+    with store.connect() as con:
+        stored = [row[0] for row in con.execute("SELECT ticker FROM settled_markets").fetchall()]
+        (unpriced,) = con.execute(
+            "SELECT count(*) FROM settled_markets WHERE prices_fetched_at IS NULL"
+        ).fetchone()
+        priced_old = con.execute(
+            "SELECT count(DISTINCT ticker) FROM settled_prices WHERE list_contains(?, ticker)",
+            [[m["ticker"] for m in old]],
+        ).fetchone()[0]
+    assert later["new_markets"] > 0
+    assert sorted(stored) == sorted(m["ticker"] for m in everything)  # no gap, no duplicate
+    assert unpriced == 0 and priced_old == len(old)
 
 
 def _failure(result) -> str:
@@ -324,6 +359,6 @@ def test_a_bad_field_skips_its_market_only_counts_it_and_names_it(
     assert _scans(store) == [("complete", metadata["pages"], universe - 1, None)]
     assert hostile.corrupted_ticker not in _stored_tickers(store)
     assert _errors(store) == {"schema_error": 1}
-    (line,) = error_lines(instance, result.run_id)
+    (line,) = log_lines(instance, result.run_id)
     assert BAD_FIELDS[corruption] in line
     assert corruption == "missing_ticker" or f"'{hostile.corrupted_ticker}'" in line

@@ -19,10 +19,11 @@ BASE_CONFIG = SimConfig(
     clock_mode="manual",
     start_time=START,
     rate_tier="unlimited",
+    historical_cutoff_s=86_400.0,
 )
 """The session server's world: manual clock, fixed seed and start, ~80 open markets; no
 rate limit, since these tests drive it with raw requests at full speed (the rate-limit test
-resets to a tier)."""
+resets to a tier); half of the two days of settled past in the historical tier."""
 V2_DEFAULTS = {
     "time_in_force": "immediate_or_cancel",
     "self_trade_prevention_type": "taker_at_cross",
