@@ -10,7 +10,7 @@ from pathlib import Path
 
 import dagster as dg
 import httpx
-from pydantic import PrivateAttr
+from pydantic import Field, PrivateAttr
 
 from flb_pipeline.core.modes import TradingMode, resolve_trading_mode
 from flb_pipeline.core.risk import RiskLimits
@@ -18,6 +18,7 @@ from flb_pipeline.core.sizing import ExposureCaps
 from flb_pipeline.defs.runs import tag_run_worker
 from flb_pipeline.exchange.client import (
     DEMO_URL,
+    ORDER_BATCH,
     PROD_URL,
     ClientSettings,
     Credentials,
@@ -231,13 +232,16 @@ class TradingResource(dg.ConfigurableResource):
     """How decisions become orders, and the correlation-grouping knobs.
 
     `order_style` taker sends IOC limits at the ask (plus `limit_slippage_cents`), sized to the
-    book depth within that limit; maker rests post-only GTC orders one cent inside the ask; the
-    next trading cycle cancels them before it sends its own, so orders never stack.
+    book depth within that limit; maker rests post-only GTC orders one tick inside the ask;
+    the next trading cycle cancels them before it sends its own, so orders never stack.
+    `order_batch_size` orders go out per batched create (Kalshi takes at most 20); the quote
+    age and the halt are checked again before each batch.
     """
 
     order_style: str = "taker"
     limit_slippage_cents: int = 0
     max_orders_per_cycle: int = 10
+    order_batch_size: int = Field(default=ORDER_BATCH, ge=1, le=ORDER_BATCH)
     book_depth: int = 10
     paper_starting_capital: float = 10_000.0
     correlation_threshold: float = 0.5

@@ -135,8 +135,8 @@ def _is_order_book(method: str, path: str) -> bool:
 
 
 def _is_order_post(method: str, path: str) -> bool:
-    """Any order POST, whichever portfolio endpoint the client sends it to."""
-    return method == "POST" and path.startswith(f"{PORTFOLIO}/")
+    """An order POST: a V2 create, single or batched (not the cycle's order group)."""
+    return method == "POST" and path.startswith(f"{PORTFOLIO}/events/orders")
 
 
 def _portfolio_listing(name: str) -> Callable[[str, str], bool]:
@@ -148,10 +148,12 @@ def _truncated_body(body: bytes) -> Response:
 
 
 def _book_level_above_one(body: bytes) -> Response:
-    """A yes level at $1.50, in both the dollar and the cent form of the book."""
+    """A yes level at $1.50 in the book's fixed-point form (and its legacy cent form, when
+    the exchange still sends one)."""
     book = json.loads(body)
     book["orderbook_fp"]["yes_dollars"].append(["1.5000", "10.00"])
-    book["orderbook"]["yes"].append([150, 10])
+    if "orderbook" in book:
+        book["orderbook"]["yes"].append([150, 10])
     return _json(book)
 
 

@@ -44,7 +44,9 @@ def hostile(trading_sim: SimulatorServer) -> Iterator[HostileExchange]:
 
 @pytest.fixture
 def hostile_defs(hostile: HostileExchange, trading_db: Path) -> dg.Definitions:
-    return definitions_for(hostile.url, trading_db, trading={"max_orders_per_cycle": 3})
+    return definitions_for(
+        hostile.url, trading_db, trading={"max_orders_per_cycle": 3, "order_batch_size": 1}
+    )
 
 
 def ledger(db_path: Path) -> dict[str, list[tuple]]:
@@ -152,8 +154,9 @@ def test_an_order_post_answered_with_garbage_that_never_arrived_stops_the_cycle(
 
     assert not result.success
     assert exchange_orders(trading_sim) == []
-    ((doubtful, status),) = local_orders(trading_db).items()
-    assert status == "unknown"
+    recorded = local_orders(trading_db)
+    (doubtful,) = [cid for cid, status in recorded.items() if status == "unknown"]
+    assert set(recorded.values()) <= {"unknown", "dropped"}, "nothing after it was sent"
     line = one_line(instance, result)
     assert line.startswith(f"order submission failed: outcome_unknown: order {doubtful} on ")
     assert line.endswith("and the exchange does not show it yet")
@@ -164,4 +167,6 @@ def test_an_order_post_answered_with_garbage_that_never_arrived_stops_the_cycle(
     local = local_orders(trading_db)
     at_exchange = {o["client_order_id"]: o["status"] for o in exchange_orders(trading_sim)}
     assert local.pop(doubtful) == "not_placed" and doubtful not in at_exchange
+    held_back = {cid for cid, status in recorded.items() if status == "dropped"}
+    assert {local.pop(cid) for cid in held_back} <= {"dropped"}
     assert local == at_exchange

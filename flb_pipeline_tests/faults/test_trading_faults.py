@@ -38,11 +38,12 @@ def orders(db: Path) -> list[tuple]:
 def test_an_order_whose_quote_aged_while_earlier_orders_were_sent_is_dropped(
     trading_sim, trading_control, trading_db
 ):
-    """Each POST is held 2.5 s: the checks pass on fresh quotes, but by the third order the
-    quote it is priced on is older than the 5 s limit, so it and the rest are dropped."""
+    """Orders go out one per POST and each POST is held 2.5 s: the checks pass on fresh
+    quotes, but by the third order the quote it is priced on is older than the 5 s limit, so
+    it and the rest are dropped (with batches, the gate runs before each batch)."""
     defs = definitions_for(
         trading_sim.url, trading_db, risk={"max_quote_age_seconds": 5.0},
-        trading={"max_orders_per_cycle": 6},
+        trading={"max_orders_per_cycle": 6, "order_batch_size": 1},
     )  # fmt: skip
     trading_control.faults(latency_ms=2500, **POST_ORDERS)
     instance = dg.DagsterInstance.ephemeral()
@@ -67,7 +68,10 @@ def test_an_order_whose_quote_aged_while_earlier_orders_were_sent_is_dropped(
 def test_a_halt_written_while_a_cycle_is_sending_stops_its_remaining_orders(
     trading_sim, trading_control, trading_db
 ):
-    defs = definitions_for(trading_sim.url, trading_db, trading={"max_orders_per_cycle": 6})
+    defs = definitions_for(
+        trading_sim.url, trading_db,
+        trading={"max_orders_per_cycle": 6, "order_batch_size": 1},
+    )  # fmt: skip
     trading_control.faults(latency_ms=1500, **POST_ORDERS)
     instance = dg.DagsterInstance.ephemeral()
     finished: list[dg.ExecuteInProcessResult] = []

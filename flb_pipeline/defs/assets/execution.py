@@ -46,7 +46,7 @@ from flb_pipeline.defs.resources import (
     TradingResource,
 )
 from flb_pipeline.defs.session import DUCKDB_POOL, exchange_session, mode_or_fail
-from flb_pipeline.exchange.client import ORDER_BATCH, KalshiClient, OrderNotPlaced
+from flb_pipeline.exchange.client import KalshiClient, OrderNotPlaced
 from flb_pipeline.exchange.errors import ExchangeError, OrderOutcomeUnknown, RequestRejected
 from flb_pipeline.exchange.schema import series_ticker_of
 from flb_pipeline.reports.tables import markdown_table
@@ -237,14 +237,32 @@ def _send_all(submission: Submission, ready: list[Prepared]) -> None:
     if group_id is None:
         return
     grouped = [(replace(intent, order_group_id=group_id), row) for intent, row in ready]
-    for first in range(0, len(grouped), ORDER_BATCH):
+    size = submission.trading.order_batch_size
+    for first in range(0, len(grouped), size):
         batch = [
             intent
-            for intent, row in grouped[first : first + ORDER_BATCH]
+            for intent, row in grouped[first : first + size]
             if _passes_entry_gate(submission, intent, row)
         ]
-        if batch:
-            _send_batch(submission, batch)
+        try:
+            if batch:
+                _send_batch(submission, batch)
+        except OrderOutcomeUnknown as unknown:
+            _hold_back(submission, [intent for intent, _ in grouped[first + size :]], unknown)
+            raise
+
+
+def _hold_back(
+    submission: Submission, intents: list[OrderIntent], unknown: OrderOutcomeUnknown
+) -> None:
+    """Orders not sent because an earlier one's outcome is unknown: each row says so (the
+    run's one line is the unknown outcome itself)."""
+    why = f"not sent: an earlier order's outcome is unknown ({unknown})"
+    now = submission.clock.now()
+    for intent in intents:
+        update_order(
+            submission.con, intent.client_order_id, status=DROPPED, at=now, reject_reason=why
+        )
 
 
 def _cycle_order_group(submission: Submission, intents: list[OrderIntent]) -> str | None:
