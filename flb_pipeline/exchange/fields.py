@@ -2,10 +2,10 @@
 
 Each refuses what the store could not hold or a trader should not trust with `SchemaError`
 naming the field: a missing required field, a string that is not a string, a timestamp that
-is not one, a count that is not a whole number in BIGINT range (non-negative unless it is a
-signed position) or finer than a hundredth (Kalshi's fractional contracts), an amount
-beyond DECIMAL(20, 6) or finer than six decimals, a price outside [0, 1] dollars or finer
-than four decimals. Nothing here lets a raw Python or Arrow error through.
+is not one, a count beyond the store's DECIMAL(18, 2) (negative only for a signed position)
+or finer than a hundredth (Kalshi's fractional contracts), an amount beyond DECIMAL(20, 6) or
+finer than six decimals, a price outside [0, 1] dollars or finer than four decimals. Nothing
+here lets a raw Python or Arrow error through.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ CENTS_PER_DOLLAR = Decimal(100)
 PRICE_PLACES = Decimal("0.0001")
 MONEY_PLACES = Decimal("0.000001")
 MAX_DOLLARS = Decimal(10) ** 14  # DECIMAL(20, 6), the store's money type, holds less
-MAX_COUNT = 2**63 - 1  # BIGINT
+MAX_COUNT = 10**16 - 1  # DECIMAL(18, 2), the store's count type, holds no more
 PRICE_BOUNDS = (Decimal(0), Decimal(1))
 
 
@@ -150,7 +150,7 @@ def _at_most(amount: Decimal, places: Decimal, words: str, name: str, raw: Any) 
 
 
 def whole(value: Any, field: str, *, signed: bool = False) -> int:
-    """A whole number that fits BIGINT; negative only where `signed` (net positions)."""
+    """A whole number the store's counts hold; negative only where `signed` (positions)."""
     amount = decimal(value, field)
     if abs(amount) > MAX_COUNT or (amount < 0 and not signed):
         raise SchemaError(f"field {field!r} is out of range: {shown(value)}")
@@ -160,7 +160,7 @@ def whole(value: Any, field: str, *, signed: bool = False) -> int:
 
 
 def fixed_point_count(value: Any, field: str, *, signed: bool = False) -> Count:
-    """A count in hundredths of a contract (an int when whole), in BIGINT range."""
+    """A count in hundredths of a contract (an int when whole), in the store's range."""
     amount = decimal(value, field)
     if abs(amount) > MAX_COUNT or (amount < 0 and not signed):
         raise SchemaError(f"field {field!r} is out of range: {shown(value)}")
