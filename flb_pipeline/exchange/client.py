@@ -21,7 +21,6 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from decimal import Decimal
 from typing import Any, TypeVar
 from urllib.parse import quote, urlsplit
 
@@ -33,7 +32,6 @@ from flb_pipeline.core.records import (
     AccountLimits,
     ApiCall,
     Balance,
-    Count,
     EventInfo,
     ExchangeOrder,
     ExchangeState,
@@ -42,8 +40,6 @@ from flb_pipeline.core.records import (
     MarketPosition,
     MarketQuote,
     OrderBook,
-    OrderGroup,
-    OrderIntent,
     PricePoint,
     SeriesInfo,
     SettledMarket,
@@ -52,31 +48,25 @@ from flb_pipeline.core.records import (
 from flb_pipeline.core.scan_bounds import ScanBounds
 from flb_pipeline.exchange import schema, schema_exchange, signing
 from flb_pipeline.exchange.errors import (
-    AuthRejected,
     ExchangeError,
     ExchangeTimeout,
     ExchangeUnreachable,
     MalformedResponse,
-    OrderOutcomeUnknown,
-    RateLimited,
-    RequestRejected,
     ScanBoundExceeded,
     SchemaError,
 )
-from flb_pipeline.exchange.order_sides import to_book_order
+from flb_pipeline.exchange.order_entry import ORDER_BATCH, OrderEntry, OrderNotPlaced
 from flb_pipeline.exchange.ratelimit import TokenBucket
-from flb_pipeline.exchange.responses import classify
+from flb_pipeline.exchange.responses import classify, list_field
 
 log = logging.getLogger(__name__)
 
 PROD_URL = "https://api.elections.kalshi.com/trade-api/v2"
 DEMO_URL = "https://demo-api.kalshi.co/trade-api/v2"
-DUPLICATE_ORDER = "order_already_exists"
 CANDLESTICK_BATCH = 100
-ORDER_BATCH = 20
 PARALLEL_READS = 4
 SIGNED_PREFIXES = ("/portfolio", "/account")
-SELF_TRADE_PREVENTION = "taker_at_cross"
+__all__ = ["ORDER_BATCH", "KalshiClient", "OrderNotPlaced"]
 T = TypeVar("T")
 
 
@@ -150,12 +140,6 @@ class PageGuard:
         return None
 
 
-class OrderNotPlaced(ExchangeError):
-    """Every attempt was refused before processing (429) and the lookup shows no order."""
-
-    error_class = "order_not_placed"
-
-
 @functools.cache
 def tls_context() -> ssl.SSLContext:
     """httpx's default verifying context, built once per process: building it loads the CA
@@ -163,7 +147,7 @@ def tls_context() -> ssl.SSLContext:
     return httpx.create_ssl_context()
 
 
-class KalshiClient:
+class KalshiClient(OrderEntry):
     """One client per unit of work; call `close()` (or use it as a context manager)."""
 
     def __init__(
@@ -323,9 +307,9 @@ class KalshiClient:
                     "period_interval": period_minutes,
                 },
             )
-            for market in _list(body, "markets"):
+            for market in list_field(body, "markets"):
                 ticker = str(schema.required(market, "market_ticker"))
-                points[ticker] = schema.price_points(ticker, _list(market, "candlesticks"))
+                points[ticker] = schema.price_points(ticker, list_field(market, "candlesticks"))
         return points
 
     def historical_candlesticks(
@@ -337,7 +321,7 @@ class KalshiClient:
             ticker=ticker,
             params={"start_ts": start_ts, "end_ts": end_ts, "period_interval": period_minutes},
         )
-        return schema.price_points(ticker, _list(body, "candlesticks"), historical=True)
+        return schema.price_points(ticker, list_field(body, "candlesticks"), historical=True)
 
     def order_book(self, ticker: str, depth: int | None = None) -> OrderBook:
         body = self._get(
@@ -382,148 +366,7 @@ class KalshiClient:
         params = {"ticker": ticker}
         return self._collect("/portfolio/orders", "orders", schema.exchange_order, params)
 
-    def order(self, order_id: str) -> ExchangeOrder:
-        body = self._get("/portfolio/orders/{order_id}", order_id=order_id)
-        return schema.exchange_order(schema.required(body, "order"))
-
-    def find_order(self, client_order_id: str, ticker: str) -> ExchangeOrder | None:
-        """The exchange's order carrying `client_order_id`, if it ever arrived."""
-        for order in self.orders(ticker=ticker):
-            if order.client_order_id == client_order_id:
-                return order
-        return None
-
-    def create_order(self, intent: OrderIntent) -> ExchangeOrder:
-        """Send one V2 limit order; retried only with the same client_order_id.
-
-        Raises `RequestRejected` with the exchange's reason, `OrderNotPlaced` when the
-        exchange answered every attempt with 429 (refused before processing), and
-        `OrderOutcomeUnknown` when the order may or may not be there: a lookup that finds
-        nothing right after a timeout or a 5xx proves nothing, since the exchange may still
-        process the request. Unknown orders are resolved later by client_order_id.
-        """
-        try:
-            body = self._request("POST", "/portfolio/events/orders", json_body=order_body(intent))
-            return self._created(intent, body)
-        except RequestRejected as rejected:
-            if rejected.status != 409 or rejected.code != DUPLICATE_ORDER:
-                raise
-            cause: ExchangeError = rejected
-        except ExchangeError as failure:
-            if isinstance(failure, AuthRejected):
-                raise
-            cause = failure
-        return self._resolve_order(intent, cause)
-
-    def create_orders(self, intents: Sequence[OrderIntent]) -> list[ExchangeOrder | ExchangeError]:
-        """Several orders through the batched endpoint, 20 per request, each answered on its
-        own (an order or the reason it failed), in the order given. A batch whose answer is
-        lost is resolved order by order, by client_order_id, exactly like a single order."""
-        results: list[ExchangeOrder | ExchangeError] = []
-        for first in range(0, len(intents), ORDER_BATCH):
-            batch = list(intents[first : first + ORDER_BATCH])
-            results.extend(self._create_batch(batch))
-        return results
-
-    def _create_batch(self, intents: list[OrderIntent]) -> list[ExchangeOrder | ExchangeError]:
-        try:
-            body = self._request(
-                "POST",
-                "/portfolio/events/orders/batched",
-                json_body={"orders": [order_body(intent) for intent in intents]},
-                cost=len(intents),
-            )
-            answers = _list(body, "orders")
-            if len(answers) != len(intents):
-                raise MalformedResponse(
-                    f"batched create answered {len(answers)} orders for {len(intents)}"
-                )
-        except AuthRejected:
-            raise
-        except ExchangeError as failure:
-            return [self._resolved_or_error(intent, failure) for intent in intents]
-        return [
-            self._batch_answer(intent, schema.mapping(answer, "orders"))
-            for intent, answer in zip(intents, answers, strict=True)
-        ]
-
-    def _batch_answer(self, intent: OrderIntent, answer: Any) -> ExchangeOrder | ExchangeError:
-        error = answer.get("error")
-        if error:
-            error = schema.mapping(error, "error")
-            rejected = RequestRejected(
-                400, str(error.get("code", "unknown")), str(error.get("message", ""))
-            )
-            if rejected.code != DUPLICATE_ORDER:
-                return rejected
-            return self._resolved_or_error(intent, rejected)
-        try:
-            return self._created(intent, answer)
-        except SchemaError as unreadable:
-            return self._resolved_or_error(intent, unreadable)
-
-    def _resolved_or_error(self, intent: OrderIntent, cause: ExchangeError) -> Any:
-        try:
-            return self._resolve_order(intent, cause)
-        except ExchangeError as unresolved:
-            return unresolved
-
-    def _created(self, intent: OrderIntent, body: dict[str, Any]) -> ExchangeOrder:
-        """A created order from its V2 answer; one that names no order id is an unknown
-        outcome, resolved by client_order_id like a lost answer."""
-        if not body.get("order_id"):
-            raise OrderOutcomeUnknown(
-                f"order {intent.client_order_id} on {intent.ticker}: the answer has no order_id"
-            )
-        return schema_exchange.created_order(intent, body)
-
-    def cancel_order(self, order_id: str) -> ExchangeOrder:
-        """Cancel a resting order (V2) and return it as the exchange now holds it."""
-        self._request("DELETE", "/portfolio/events/orders/{order_id}", order_id=order_id)
-        return self.order(order_id)
-
-    def cancel_all_orders(self) -> None:
-        """Cancel every resting order of the account (the manual halt's first act)."""
-        self._request("DELETE", "/portfolio/events/orders")
-
-    # -- order groups --------------------------------------------------------------------
-
-    def create_order_group(self, contracts_limit: Count) -> str:
-        """A new order group: the exchange cancels its orders and refuses new ones once more
-        than `contracts_limit` contracts fill within 15 s, until it is reset."""
-        body = self._request(
-            "POST",
-            "/portfolio/order_groups/create",
-            json_body={"contracts_limit_fp": count_text(contracts_limit)},
-        )
-        return schema.text(body, "order_group_id")
-
-    def order_group(self, order_group_id: str) -> OrderGroup:
-        body = self._get("/portfolio/order_groups/{order_group_id}", order_group_id=order_group_id)
-        return schema_exchange.order_group(order_group_id, body)
-
-    def reset_order_group(self, order_group_id: str) -> None:
-        self._request(
-            "PUT", "/portfolio/order_groups/{order_group_id}/reset", order_group_id=order_group_id
-        )
-
     # -- plumbing ------------------------------------------------------------------------
-
-    def _resolve_order(self, intent: OrderIntent, cause: ExchangeError) -> ExchangeOrder:
-        label = f"order {intent.client_order_id} on {intent.ticker}"
-        try:
-            found = self.find_order(intent.client_order_id, intent.ticker)
-        except ExchangeError as lookup_failure:
-            raise OrderOutcomeUnknown(
-                f"{label}: POST failed ({cause}) and the lookup failed ({lookup_failure})"
-            ) from cause
-        if found is not None:
-            return found
-        if isinstance(cause, RateLimited):
-            raise OrderNotPlaced(f"{label} was refused with 429 on every attempt") from cause
-        raise OrderOutcomeUnknown(
-            f"{label}: POST failed ({cause}) and the exchange does not show it yet"
-        ) from cause
 
     def _collect(
         self, path: str, field_name: str, parse: Callable[[Any], T], params: dict[str, Any]
@@ -713,37 +556,5 @@ class KalshiClient:
             raise invalid[0]
 
 
-def _list(body: dict[str, Any], field_name: str) -> list[dict[str, Any]]:
-    items = body.get(field_name)
-    if not isinstance(items, list):
-        raise MalformedResponse(f"response field {field_name!r} is missing or not a list")
-    return items
-
-
 def _clean(params: dict[str, Any]) -> dict[str, Any]:
     return {key: value for key, value in params.items() if value is not None}
-
-
-def order_body(intent: OrderIntent) -> dict[str, Any]:
-    """A `CreateOrderV2Request`: our side and price become a bid or an ask on the YES book,
-    count and price fixed-point strings."""
-    book_side, yes_price = to_book_order(intent.side, intent.action, intent.limit_price)
-    body: dict[str, Any] = {
-        "ticker": intent.ticker,
-        "client_order_id": intent.client_order_id,
-        "side": book_side,
-        "count": count_text(intent.contracts),
-        "price": f"{yes_price:.4f}",
-        "time_in_force": intent.time_in_force,
-        "self_trade_prevention_type": SELF_TRADE_PREVENTION,
-        "cancel_order_on_pause": intent.cancel_order_on_pause,
-    }
-    if intent.post_only:
-        body["post_only"] = True
-    if intent.order_group_id:
-        body["order_group_id"] = intent.order_group_id
-    return body
-
-
-def count_text(contracts: Count) -> str:
-    return f"{Decimal(contracts):.2f}"

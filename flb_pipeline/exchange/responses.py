@@ -90,3 +90,11 @@ def _error_code(content: bytes) -> tuple[str, str]:
         return str(error.get("code", "unknown")), str(error.get("message", ""))
     except (orjson.JSONDecodeError, AttributeError):
         return "unknown", content[:200].decode("utf-8", errors="replace")
+
+
+def list_field(body: dict[str, Any], field_name: str) -> list[dict[str, Any]]:
+    """A list the answer must carry (a listing's items, a batch's answers)."""
+    items = body.get(field_name)
+    if not isinstance(items, list):
+        raise MalformedResponse(f"response field {field_name!r} is missing or not a list")
+    return items
