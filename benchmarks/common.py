@@ -1,8 +1,13 @@
-"""Shared pieces: a simulator in its own process, timing summaries, peak memory."""
+"""Shared pieces: a simulator in its own process, timing summaries, peak memory.
+
+`FLB_BENCH_SIM` adds simulator options to every benchmark's simulator, e.g.
+`FLB_BENCH_SIM="--rate-tier prime"` to measure the code rather than the API tier's pacing.
+"""
 
 from __future__ import annotations
 
 import contextlib
+import os
 import resource
 import statistics
 import subprocess
@@ -22,8 +27,9 @@ BIN = Path(sys.executable).parent
 def simulator_process(*args: str) -> Iterator[str]:
     """`flb sim` in a separate process (its own core), yielding its base URL."""
     port = free_port()
+    extra = os.environ.get("FLB_BENCH_SIM", "").split()
     process = subprocess.Popen(
-        [str(BIN / "flb"), "sim", "--port", str(port), *args],
+        [str(BIN / "flb"), "sim", "--port", str(port), *args, *extra],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
