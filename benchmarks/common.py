@@ -1,6 +1,7 @@
 """Shared pieces: a simulator in its own process, timing summaries, peak memory.
 
-`FLB_BENCH_SIM` adds simulator options to every benchmark's simulator, e.g.
+Every benchmark's simulator starts its clock at the same moment (`START`), so a seed gives the
+same world on every run and every day. `FLB_BENCH_SIM` adds simulator options, e.g.
 `FLB_BENCH_SIM="--rate-tier prime"` to measure the code rather than the API tier's pacing.
 """
 
@@ -21,6 +22,7 @@ import httpx
 from flb_pipeline_tests.e2e.harness import free_port
 
 BIN = Path(sys.executable).parent
+START = "2026-11-29T12:00:00Z"
 
 
 @contextlib.contextmanager
@@ -29,7 +31,7 @@ def simulator_process(*args: str) -> Iterator[str]:
     port = free_port()
     extra = os.environ.get("FLB_BENCH_SIM", "").split()
     process = subprocess.Popen(
-        [str(BIN / "flb"), "sim", "--port", str(port), *args, *extra],
+        [str(BIN / "flb"), "sim", "--port", str(port), "--start", START, *args, *extra],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -49,6 +51,8 @@ def simulator_process(*args: str) -> Iterator[str]:
 
 
 def percentiles(samples: list[float]) -> str:
+    if not samples:
+        return "no samples"
     ordered = sorted(samples)
     p95 = ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
     median = statistics.median(ordered)

@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 
 from flb_pipeline import operations
 from flb_pipeline.exchange.embedded import SimulatorUnavailable
+from flb_pipeline.exchange.simulator.config import ConfigError
 from flb_pipeline.settings import SettingsError
 from flb_pipeline.store import StoreUnavailable
 
@@ -38,6 +39,10 @@ def _sim_arguments(parser: argparse.ArgumentParser) -> None:
     world.add_argument("--history-events", type=int, default=600)
     world.add_argument("--flb-slope", type=float, default=1.09, help="b in logit(p_true)")
     world.add_argument("--clock", choices=["realtime", "manual"], default="realtime")
+    world.add_argument(
+        "--start", default=None, metavar="ISO-8601",
+        help="the simulated clock's start (default: now); one seed and start, one world",
+    )  # fmt: skip
     api = parser.add_argument_group("API")
     api.add_argument(
         "--legacy", action="store_true",
@@ -116,7 +121,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     run: Command = args.run
     try:
         return run(args)
-    except SettingsError as refused:
+    except (SettingsError, ConfigError) as refused:
         return _fail(args.command, refused, REFUSED)
     except (StoreUnavailable, SimulatorUnavailable, operations.PortInUse) as unavailable:
         return _fail(args.command, unavailable, UNAVAILABLE)

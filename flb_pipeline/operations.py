@@ -70,7 +70,7 @@ def sim_config_from(args: argparse.Namespace) -> SimConfig:
         partial_fill_ratio=args.partial_fill_ratio,
         crossed_book_rate=args.crossed_book_rate,
     )
-    return SimConfig(
+    config = SimConfig(
         seed=args.seed,
         markets_target=args.markets,
         market_lifetime_s=args.lifetime,
@@ -82,6 +82,7 @@ def sim_config_from(args: argparse.Namespace) -> SimConfig:
         legacy=args.legacy,
         rate_tier=args.rate_tier,
     )
+    return config if args.start is None else config.merged({"start_time": args.start})
 
 
 def sim(args: argparse.Namespace) -> int:

@@ -12,10 +12,11 @@ from pathlib import Path
 import pytest
 
 from flb_pipeline import definitions
-from flb_pipeline.cli import main
+from flb_pipeline.cli import build_parser, main
 from flb_pipeline.core import risk
 from flb_pipeline.defs import control
 from flb_pipeline.exchange.embedded import is_simulator
+from flb_pipeline.operations import sim_config_from
 from flb_pipeline.store import Store
 from flb_pipeline.store.decisions import latest_decided_scan
 from flb_pipeline.store.risk import risk_events, verdicts_for
@@ -140,6 +141,14 @@ def test_invalid_settings_are_one_line(monkeypatch, capsys):
     monkeypatch.setenv("FLB_CLI_LOCK_WAIT_S", "soon")
     assert main(["status"]) == 2
     assert "FLB_CLI_LOCK_WAIT_S='soon' is not a number of seconds" in one_error_line(capsys)
+
+
+def test_sim_starts_its_clock_where_it_is_told_and_refuses_a_bad_time(capsys):
+    args = build_parser().parse_args(["sim", "--seed", "3", "--start", "2026-11-29T12:00:00Z"])
+    assert sim_config_from(args).start_time == datetime(2026, 11, 29, 12, tzinfo=UTC)
+    assert sim_config_from(build_parser().parse_args(["sim"])).start_time is None
+    assert main(["sim", "--start", "next tuesday"]) == 2
+    assert one_error_line(capsys) == "flb sim: start_time is not ISO-8601: 'next tuesday'"
 
 
 def test_ui_on_a_taken_port_is_refused_without_leaving_a_simulator(tmp_path):
