@@ -11,6 +11,7 @@ import argparse
 import os
 import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 from flb_pipeline import operations
 from flb_pipeline.exchange.embedded import SimulatorUnavailable
@@ -61,6 +62,18 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--minutes", type=float, default=4.0, help="simulated minutes per cycle")
     demo.add_argument("--seed", type=int, default=7)
     demo.set_defaults(run=operations.demo)
+
+    soak = commands.add_parser(
+        "soak", help="trading cycles under faults for N minutes, then integrity figures"
+    )
+    soak.add_argument("--minutes", type=float, default=30.0, help="wall-clock minutes of cycles")
+    soak.add_argument("--seed", type=int, default=7)
+    soak.add_argument("--markets", type=int, default=300)
+    soak.add_argument(
+        "--dir", type=Path, default=None,
+        help="where the soak's store, instance and simulator log go (default data/soak/<time>)",
+    )  # fmt: skip
+    soak.set_defaults(run=operations.soak)
 
     sim = commands.add_parser("sim", help="serve the Kalshi-compatible simulator")
     sim.add_argument("--host", default="127.0.0.1")

@@ -207,3 +207,9 @@ def test_status_shows_each_switch_as_evaluated_now_not_as_the_halt_left_it(
                    and line.split()[0] in risk.KILL_SWITCHES]  # fmt: skip
     assert sorted(name for name, _ in switch_rows) == sorted(risk.KILL_SWITCHES)
     assert {verdict for _, verdict in switch_rows} == {"pass"}
+
+
+def test_soak_refuses_a_duration_it_cannot_run(tmp_path, capsys):
+    assert main(["soak", "--minutes", "0", "--dir", str(tmp_path / "soak")]) == 2
+    assert capsys.readouterr().err == "flb soak: --minutes must be > 0, not 0\n"
+    assert not (tmp_path / "soak").exists()
