@@ -21,6 +21,7 @@ from flb_pipeline.store import StoreUnavailable
 Command = Callable[[argparse.Namespace], int]
 REFUSED = 2  # a setting or argument we cannot honour
 UNAVAILABLE = 1  # the store or the simulator cannot be used right now
+BENCHMARKS = ("scan", "store", "model", "cycle", "ledger", "summary", "dagster_dev", "retention")
 
 
 def _positive_int(text: str) -> int:
@@ -92,9 +93,7 @@ def build_parser() -> argparse.ArgumentParser:
     status.set_defaults(run=operations.status)
 
     bench = commands.add_parser("bench", help="run a benchmark from benchmarks/ (a checkout)")
-    bench.add_argument(
-        "name", choices=["scan", "store", "model", "cycle", "ledger", "summary", "dagster_dev"],
-    )  # fmt: skip
+    bench.add_argument("name", choices=BENCHMARKS)
     bench.add_argument("args", nargs="*", help="passed to the benchmark")
     bench.set_defaults(run=operations.bench)
 

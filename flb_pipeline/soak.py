@@ -283,7 +283,7 @@ def _figures(
         ours = set(acknowledged_orders(con, EXECUTION))
         figures = SoakFigures(
             log=log,
-            scans=scan_outcomes(con),
+            scans=scan_outcomes(con, store.archive_dir),
             orders=orders_by_status(con, EXECUTION),
             exchange_orders=len(their_orders),
             duplicate_orders=sum(n - 1 for n in ids.values() if n > 1),

@@ -58,6 +58,9 @@ class SimControl:
         response.raise_for_status()
         return float(response.json()["now_ts"])
 
+    def now(self) -> float:
+        return float(self.http.get("/_sim/clock").json()["now_ts"])
+
     def state(self) -> dict[str, Any]:
         return self.http.get("/_sim/state").json()
 

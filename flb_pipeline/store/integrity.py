@@ -4,17 +4,20 @@ against what reached the exchange, open lots as net contracts (read by `flb soak
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import duckdb
 
 from flb_pipeline.core.records import Count, count_of
+from flb_pipeline.store.archive import snapshots_everywhere
 
 
 @dataclass(frozen=True)
 class ScanOutcomes:
-    """Scans by outcome. A complete scan whose snapshot rows differ from the markets it
-    recorded, or a scan still `running` after every run has finished, lost snapshots; a
-    failed scan keeps what it stored, for the record, and is never traded on."""
+    """Scans by outcome. A complete scan whose snapshot rows, live or archived, are no longer
+    the markets it counted when it finished, or a scan still `running` after every run has
+    finished, lost snapshots; a failed scan keeps what it stored, for the record, and is
+    never traded on."""
 
     complete: int
     failed: int
@@ -27,10 +30,13 @@ class ScanOutcomes:
         return self.unfinished + self.short_of_rows
 
 
-def scan_outcomes(con: duckdb.DuckDBPyConnection) -> ScanOutcomes:
+def scan_outcomes(con: duckdb.DuckDBPyConnection, archive: Path) -> ScanOutcomes:
+    """Every scan's outcome; its snapshot rows are counted in the live table and in the
+    retention `archive` together."""
+    snapshots = snapshots_everywhere(con, archive)
     row = con.execute(
-        """
-        WITH stored AS (SELECT scan_id, count(*) AS n FROM market_snapshots GROUP BY scan_id)
+        f"""
+        WITH stored AS (SELECT scan_id, count(*) AS n FROM {snapshots} GROUP BY scan_id)
         SELECT
             count(*) FILTER (WHERE s.status = 'complete'),
             count(*) FILTER (WHERE s.status = 'failed'),

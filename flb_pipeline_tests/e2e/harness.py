@@ -177,6 +177,7 @@ class Deployment:
         self.flb_ui = flb_ui
         self.env_overrides = env or {}
         self._processes: list[subprocess.Popen] = []
+        self._simulator: SimControl | None = None
         self.http = httpx.Client(timeout=30)
 
     @property
@@ -233,6 +234,8 @@ class Deployment:
                 process.wait()
                 codes.append(None)
         self.http.close()
+        if self._simulator is not None:
+            self._simulator.http.close()
         return codes
 
     def processes_left(self) -> list[int]:
@@ -249,7 +252,9 @@ class Deployment:
 
     def simulator(self) -> SimControl:
         """The simulator's `/_sim/` control plane (faults, clock, state)."""
-        return SimControl(self.sim_root)
+        if self._simulator is None:
+            self._simulator = SimControl(self.sim_root)
+        return self._simulator
 
     def log(self, name: str) -> str:
         return (self.root / f"{name}.log").read_text()
