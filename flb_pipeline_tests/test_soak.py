@@ -44,10 +44,11 @@ def figure(output: str, name: str) -> str:
 
 
 @pytest.mark.soak
+@pytest.mark.timeout(SOAK_MINUTES * 60 + 300)  # the soak, then setting up and checking
 def test_a_two_minute_soak_under_faults_loses_and_duplicates_nothing(tmp_path: Path):
     soak = subprocess.run(
         [FLB, "soak", "--minutes", str(SOAK_MINUTES), "--dir", str(tmp_path)],
-        capture_output=True, text=True, timeout=SOAK_MINUTES * 60 + 240, check=False,
+        capture_output=True, text=True, timeout=SOAK_MINUTES * 60 + 270, check=False,
     )  # fmt: skip
     print(soak.stdout)
     assert soak.returncode == 0, soak.stdout + soak.stderr
