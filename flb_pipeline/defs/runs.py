@@ -1,11 +1,13 @@
 """Runs whose worker process died: failed, and their pool slots freed.
 
 A trading run killed mid-order (OOM, `kill -9`, a host restart) stays STARTED in Dagster's
-storage and keeps the `duckdb` pool slot it claimed, so every later cycle would queue behind
-it and the trading sensor, which waits for the previous cycle, would never launch another.
-Dagster's run monitoring cannot see the death of a default-launcher worker, and marking a
-run failed does not free its slots; so each run records its worker's pid and host, and the
-trading sensor reaps runs whose worker is gone before it decides anything.
+storage, and a started run holds the `duckdb` pool (per run in `dagster.yaml`; per step, as a
+claimed slot, on an instance configured with op granularity), so every later cycle would
+queue behind it and the trading sensor, which waits for the previous cycle, would never
+launch another. Dagster's run monitoring cannot see the death of a default-launcher worker,
+and marking a run failed does not free op-granularity slots; so each run records its
+worker's pid and host, and the trading sensor reaps runs whose worker is gone, and frees the
+slots of finished runs, before it decides anything.
 """
 
 from __future__ import annotations

@@ -15,6 +15,7 @@ import pytest
 from flb_pipeline.defs import control
 from flb_pipeline.defs.runs import WORKER_PID_TAG
 from flb_pipeline.defs.sensors import trading_job_sensor
+from flb_pipeline.defs.session import DUCKDB_POOL
 from flb_pipeline.demo import QUIET
 from flb_pipeline.store import Store
 from flb_pipeline_tests.conftest import check_results, definitions_for, run_job
@@ -116,9 +117,10 @@ def test_materialising_the_decision_path_alone_refuses_a_scan_that_failed_its_ch
 def test_a_killed_run_frees_its_pool_slot_and_the_next_cycle_reconciles_one_order(
     trading_sim, trading_control, trading_db, tmp_path, monkeypatch
 ):
-    """kill -9 mid-order leaves the run STARTED and holding the duckdb pool slot. The
-    trading sensor fails the dead run and frees its slot, so the next cycle runs at once
-    and resolves the killed run's order: one order per client_order_id."""
+    """kill -9 mid-order leaves the run STARTED, and a started run holds the duckdb pool
+    (held per run: the run queue starts no other run that needs it). The trading sensor
+    fails the dead run, so the next cycle can run, and that cycle resolves the killed run's
+    order: one order per client_order_id."""
     home = tmp_path / "dagster_home"
     home.mkdir()
     shutil.copyfile(PROJECT_ROOT / "dagster.yaml", home / "dagster.yaml")  # pool limit 1
@@ -129,12 +131,12 @@ def test_a_killed_run_frees_its_pool_slot_and_the_next_cycle_reconciles_one_orde
     instance = dg.DagsterInstance.get()
     (killed,) = instance.get_runs()
     assert killed.status == dg.DagsterRunStatus.STARTED and killed.tags[WORKER_PID_TAG]
-    assert instance.event_log_storage.get_concurrency_run_ids() == {killed.run_id}
+    assert killed.run_op_concurrency.all_pools == {DUCKDB_POOL}
+    assert instance.get_concurrency_config().pool_config.pool_granularity.value == "run"
 
     request = trading_job_sensor(dg.build_sensor_context(instance=instance))
     assert isinstance(request, dg.RunRequest)
     assert instance.get_run_by_id(killed.run_id).status == dg.DagsterRunStatus.FAILURE
-    assert instance.event_log_storage.get_concurrency_run_ids() == set()
 
     finished: list[dg.ExecuteInProcessResult] = []
     defs = definitions_for(trading_sim.url, trading_db, trading={"max_orders_per_cycle": 1})
