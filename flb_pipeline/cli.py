@@ -11,6 +11,7 @@ import argparse
 import os
 import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 from flb_pipeline import operations
 from flb_pipeline.exchange.embedded import SimulatorUnavailable
@@ -21,6 +22,7 @@ from flb_pipeline.store import StoreUnavailable
 Command = Callable[[argparse.Namespace], int]
 REFUSED = 2  # a setting or argument we cannot honour
 UNAVAILABLE = 1  # the store or the simulator cannot be used right now
+BENCHMARKS = ("scan", "store", "model", "cycle", "ledger", "summary", "dagster_dev", "retention")
 
 
 def _positive_int(text: str) -> int:
@@ -76,6 +78,18 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--seed", type=int, default=7)
     demo.set_defaults(run=operations.demo)
 
+    soak = commands.add_parser(
+        "soak", help="trading cycles under faults for N minutes, then integrity figures"
+    )
+    soak.add_argument("--minutes", type=float, default=30.0, help="wall-clock minutes of cycles")
+    soak.add_argument("--seed", type=int, default=7)
+    soak.add_argument("--markets", type=int, default=300)
+    soak.add_argument(
+        "--dir", type=Path, default=None,
+        help="where the soak's store, instance and simulator log go (default data/soak/<time>)",
+    )  # fmt: skip
+    soak.set_defaults(run=operations.soak)
+
     sim = commands.add_parser("sim", help="serve the Kalshi-compatible simulator")
     sim.add_argument("--host", default="127.0.0.1")
     sim.add_argument("--port", type=int, default=8765)
@@ -93,9 +107,7 @@ def build_parser() -> argparse.ArgumentParser:
     status.set_defaults(run=operations.status)
 
     bench = commands.add_parser("bench", help="run a benchmark from benchmarks/ (a checkout)")
-    bench.add_argument(
-        "name", choices=["scan", "store", "model", "cycle", "ledger", "summary", "dagster_dev"],
-    )  # fmt: skip
+    bench.add_argument("name", choices=BENCHMARKS)
     bench.add_argument("args", nargs="*", help="passed to the benchmark")
     bench.set_defaults(run=operations.bench)
 

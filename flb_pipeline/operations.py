@@ -359,6 +359,16 @@ def demo(args: argparse.Namespace) -> int:
     )
 
 
+def soak(args: argparse.Namespace) -> int:
+    from flb_pipeline.soak import default_directory, run_soak
+
+    if args.minutes <= 0:
+        print(f"flb soak: --minutes must be > 0, not {args.minutes:g}", file=sys.stderr)
+        return 2
+    directory = args.dir or default_directory()
+    return run_soak(minutes=args.minutes, seed=args.seed, markets=args.markets, directory=directory)
+
+
 def print_table(header: list[str], rows: list[list[str]]) -> None:
     widths = [max(len(str(cell)) for cell in column) for column in zip(header, *rows, strict=False)]
     for row in [header, ["-" * w for w in widths], *rows]:

@@ -47,9 +47,8 @@ def small_world(**overrides: Any) -> SimConfig:
 class SimControl:
     """The simulator's `/_sim/` control plane, as the tests drive it."""
 
-    def __init__(self, server: SimulatorServer) -> None:
-        self.server = server
-        self.http = httpx.Client(base_url=server.root_url, timeout=30)
+    def __init__(self, root_url: str) -> None:
+        self.http = httpx.Client(base_url=root_url, timeout=30)
 
     def faults(self, **faults: Any) -> dict[str, Any]:
         response = self.http.post("/_sim/faults", json=faults)
@@ -60,6 +59,9 @@ class SimControl:
         response = self.http.post("/_sim/clock", json={"advance_seconds": seconds})
         response.raise_for_status()
         return float(response.json()["now_ts"])
+
+    def now(self) -> float:
+        return float(self.http.get("/_sim/clock").json()["now_ts"])
 
     def state(self) -> dict[str, Any]:
         return self.http.get("/_sim/state").json()
@@ -88,7 +90,7 @@ def simulator() -> Iterator[SimulatorServer]:
 
 @pytest.fixture
 def sim(simulator: SimulatorServer) -> Iterator[SimControl]:
-    control = SimControl(simulator)
+    control = SimControl(simulator.root_url)
     yield control
     control.http.close()
 
@@ -189,7 +191,7 @@ def trading_sim() -> Iterator[SimulatorServer]:
 
 @pytest.fixture
 def trading_control(trading_sim: SimulatorServer) -> Iterator[SimControl]:
-    control = SimControl(trading_sim)
+    control = SimControl(trading_sim.root_url)
     yield control
     control.http.close()
 

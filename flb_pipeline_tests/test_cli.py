@@ -258,3 +258,9 @@ def test_status_judges_with_the_limits_the_deployments_definitions_configure(
     trading_control.advance(61 * 60)
     verdict, limit, *_ = status_rows(capsys)["error_burst"]
     assert (verdict, limit) == ("pass", "0")
+
+
+def test_soak_refuses_a_duration_it_cannot_run(tmp_path, capsys):
+    assert main(["soak", "--minutes", "0", "--dir", str(tmp_path / "soak")]) == 2
+    assert capsys.readouterr().err == "flb soak: --minutes must be > 0, not 0\n"
+    assert not (tmp_path / "soak").exists()

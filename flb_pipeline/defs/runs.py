@@ -1,14 +1,15 @@
 """Runs whose worker process died: failed, and their pool slots freed.
 
 A run killed mid-step (OOM, `kill -9`, a host restart) stays STARTED in Dagster's storage and
-keeps the `duckdb` pool slot it claimed, so every later run that writes the store would
-queue behind it, and the trading sensor, which waits for the previous cycle, would never
-launch another. Dagster's run monitoring (dagster.yaml) fails runs that outlive their
-`dagster/max_runtime_seconds` tag and frees the slots of finished runs, but it cannot see
-the death of a default-launcher worker, and marking a run failed does not free its slots.
-So each run records its worker's pid and host when its resources start, and
-`dead_run_reaper_sensor` (always on), like the trading sensor before it decides, fails the
-runs whose worker is gone and frees their slots.
+holds the `duckdb` pool (per run in `dagster.yaml`; per step, as a claimed slot, on an instance
+configured with op granularity), so every later run that writes the store would queue behind
+it, and the trading sensor, which waits for the previous cycle, would never launch another.
+Dagster's run monitoring (dagster.yaml) fails runs that outlive their
+`dagster/max_runtime_seconds` tag, but it cannot see the death of a default-launcher worker,
+and marking a run failed does not free op-granularity slots. So each run records its
+worker's pid and host when its resources start, and `dead_run_reaper_sensor` (always on),
+like the trading sensor before it decides, fails the runs whose worker is gone and frees
+their slots.
 """
 
 from __future__ import annotations

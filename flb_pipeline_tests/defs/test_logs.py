@@ -34,7 +34,7 @@ def test_a_signed_blocked_cycle_logs_json_lines_with_run_scan_and_check(
     trading_sim, trading_db, tmp_path, monkeypatch
 ):
     private_path, public_pem = generate_key_pair(tmp_path)
-    control = SimControl(trading_sim)
+    control = SimControl(trading_sim.root_url)
     control.http.post(
         "/_sim/keys", json={"key_id": KEY_ID, "public_key_pem": public_pem.decode()}
     ).raise_for_status()

@@ -193,7 +193,7 @@ def test_lots_closed_but_unsettled_keep_their_last_bid_and_daily_loss_holds(
     """Every market held closes, and settles 2 h later. In between, the lots are marked at
     their last recorded bid (they used to be marked at $0, which read as a loss beyond the
     $500 limit and tripped daily_loss); settlement then books the actual result."""
-    control = SimControl(slow_settling_sim)
+    control = SimControl(slow_settling_sim.root_url)
     defs = definitions_for(slow_settling_sim.url, trading_db, trading={"max_orders_per_cycle": 30})
     first = run_job(defs, "trading_job")
     assert first.success
@@ -233,7 +233,7 @@ def test_a_foreign_position_in_a_closed_market_belongs_to_its_event_group(
     """A lot no order of ours explains (a manual trade on the account) whose market has
     closed: correlation_breach used to fail on its missing group (NaN); it now counts in
     its event's group and is marked like any other lot."""
-    control = SimControl(slow_settling_sim)
+    control = SimControl(slow_settling_sim.root_url)
     listed = control.api("/markets", status="open", limit=1000)["markets"]
     market = next(m for m in listed if "0.20" <= m["yes_bid_dollars"] <= "0.80")
     by_hand = {

@@ -4,17 +4,22 @@ benchmark."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import httpx
+
+from flb_pipeline_tests.conftest import SimControl
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 LOCATION = "flb_pipeline"
@@ -33,10 +38,24 @@ mutation($params: ExecutionParams!) {
 }"""
 RUN_STATUS = """
 query($runId: ID!) { runOrError(runId: $runId) { __typename ... on Run { status } } }"""
-RUNS = """
-query($job: String!) {
-  runsOrError(filter: {pipelineName: $job}) {
-    ... on Runs { results { runId status tags { key value } } }
+RUN_FIELDS = "runId jobName status creationTime startTime endTime tags { key value }"
+RUN = f"""
+query($runId: ID!) {{ runOrError(runId: $runId) {{ ... on Run {{ {RUN_FIELDS} }} }} }}"""
+RUNS = f"""
+query($job: String!) {{
+  runsOrError(filter: {{pipelineName: $job}}) {{ ... on Runs {{ results {{ {RUN_FIELDS} }} }} }}
+}}"""
+SCHEDULES = """
+query($repository: RepositorySelector!) {
+  schedulesOrError(repositorySelector: $repository) {
+    ... on Schedules { results { name scheduleState { status } } }
+  }
+}"""
+START_SCHEDULE = """
+mutation($selector: ScheduleSelector!) {
+  startSchedule(scheduleSelector: $selector) {
+    __typename ... on ScheduleStateResult { scheduleState { status } }
+    ... on PythonError { message }
   }
 }"""
 START_SENSOR = """
@@ -104,6 +123,35 @@ def command_line(pid: int) -> str:
     return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
 
 
+class WebhookReceiver:
+    """A loopback HTTP endpoint that keeps every JSON body POSTed to it (an alert webhook)."""
+
+    def __init__(self) -> None:
+        self.received: list[dict[str, Any]] = []
+        received = self.received
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                length = int(self.headers["Content-Length"])
+                received.append(json.loads(self.rfile.read(length)))
+                self.send_response(204)
+                self.end_headers()
+
+            def log_message(self, *args: object) -> None:
+                return
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self._server.server_port}/hooks/alerts"
+
+    def __enter__(self) -> WebhookReceiver:
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+
 class Deployment:
     """`dagster dev` (webserver + daemon) on one temp directory, driven through GraphQL.
 
@@ -129,6 +177,7 @@ class Deployment:
         self.flb_ui = flb_ui
         self.env_overrides = env or {}
         self._processes: list[subprocess.Popen] = []
+        self._simulator: SimControl | None = None
         self.http = httpx.Client(timeout=30)
 
     @property
@@ -168,15 +217,44 @@ class Deployment:
         return self
 
     def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    def stop(self) -> list[int | None]:
+        """SIGTERM to every process group we started (the UI first), as a service manager
+        stops them; their exit codes once they have cleaned up (None: killed after 60 s)."""
         for process in reversed(self._processes):
             if process.poll() is None:
                 os.killpg(process.pid, signal.SIGTERM)
+        codes: list[int | None] = []
         for process in self._processes:
             try:
-                process.wait(timeout=60)
+                codes.append(process.wait(timeout=60))
             except subprocess.TimeoutExpired:
                 os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+                codes.append(None)
         self.http.close()
+        if self._simulator is not None:
+            self._simulator.http.close()
+        return codes
+
+    def processes_left(self) -> list[int]:
+        """Process groups we started that still have a member (the run workers of dagster
+        dev included): empty after a clean stop."""
+        left = []
+        for process in self._processes:
+            try:
+                os.killpg(process.pid, 0)
+            except ProcessLookupError:
+                continue
+            left.append(process.pid)
+        return left
+
+    def simulator(self) -> SimControl:
+        """The simulator's `/_sim/` control plane (faults, clock, state)."""
+        if self._simulator is None:
+            self._simulator = SimControl(self.sim_root)
+        return self._simulator
 
     def log(self, name: str) -> str:
         return (self.root / f"{name}.log").read_text()
@@ -236,19 +314,30 @@ class Deployment:
             raise RuntimeError(body["errors"])
         return body["data"]
 
-    def launch(self, job: str, run_config: dict[str, Any] | None = None) -> str:
-        params = {
-            "selector": {
-                "repositoryLocationName": LOCATION,
-                "repositoryName": REPOSITORY,
-                "jobName": job,
-            },
+    def launch(
+        self,
+        job: str,
+        run_config: dict[str, Any] | None = None,
+        *,
+        partition: str | None = None,
+    ) -> str:
+        """Launch `job` as the Launchpad does (with `partition`: that partition of it)."""
+        params: dict[str, Any] = {
+            "selector": {**self._repository, "jobName": job},
             "runConfigData": run_config or {},
         }
+        if partition is not None:
+            params["executionMetadata"] = {
+                "tags": [{"key": "dagster/partition", "value": partition}]
+            }
         result = self.graphql(LAUNCH_RUN, params=params)["launchRun"]
         if result["__typename"] != "LaunchRunSuccess":
             raise RuntimeError(result)
         return result["run"]["runId"]
+
+    @property
+    def _repository(self) -> dict[str, str]:
+        return {"repositoryLocationName": LOCATION, "repositoryName": REPOSITORY}
 
     def wait_for_run(self, run_id: str, timeout_s: float = 180) -> str:
         deadline = time.monotonic() + timeout_s
@@ -260,16 +349,28 @@ class Deployment:
         raise TimeoutError(f"run {run_id} did not finish in {timeout_s}s")
 
     def runs(self, job: str) -> list[dict[str, Any]]:
+        """Runs of `job`, newest first: id, status, creation/start/end times, tags."""
         return self.graphql(RUNS, job=job)["runsOrError"]["results"]
 
+    def run(self, run_id: str) -> dict[str, Any]:
+        return self.graphql(RUN, runId=run_id)["runOrError"]
+
     def start_sensor(self, name: str) -> str:
-        selector = {
-            "repositoryLocationName": LOCATION,
-            "repositoryName": REPOSITORY,
-            "sensorName": name,
-        }
+        selector = {**self._repository, "sensorName": name}
         result = self.graphql(START_SENSOR, selector=selector)["startSensor"]
         return result["sensorState"]["status"]
+
+    def schedules(self) -> dict[str, str]:
+        """Every schedule of the code location and its state (RUNNING or STOPPED)."""
+        results = self.graphql(SCHEDULES, repository=self._repository)["schedulesOrError"]
+        return {row["name"]: row["scheduleState"]["status"] for row in results["results"]}
+
+    def start_schedule(self, name: str) -> str:
+        selector = {**self._repository, "scheduleName": name}
+        result = self.graphql(START_SCHEDULE, selector=selector)["startSchedule"]
+        if result["__typename"] != "ScheduleStateResult":
+            raise RuntimeError(result)
+        return result["scheduleState"]["status"]
 
     def backfill(self, asset: str, partitions: list[str]) -> str:
         params = {"assetSelection": [{"path": [asset]}], "partitionNames": partitions}

@@ -4,6 +4,7 @@ tick and a schedule tick all land in PostgreSQL."""
 
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -51,6 +52,19 @@ def production_home(tmp_path: Path, postgres_url: str, monkeypatch) -> Path:
     return home
 
 
+def wait_for_group_to_exit(group: int, timeout_s: float = 30) -> None:
+    """Every process of `group` gone (the daemon's code server outlives it briefly); what is
+    left after `timeout_s` is killed."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            os.killpg(group, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.5)
+    os.killpg(group, signal.SIGKILL)
+
+
 def ticks(instance: dg.DagsterInstance, name: str) -> list:
     """The recorded ticks of one sensor or schedule (none before its first evaluation)."""
     states = [s for s in instance.all_instigator_state() if s.instigator_name == name]
@@ -84,6 +98,7 @@ def test_a_trading_run_a_sensor_tick_and_a_schedule_tick_land_in_postgres(
     daemon = subprocess.Popen(
         [str(Path(sys.executable).parent / "dagster-daemon"), "run", *workspace],
         cwd=PROJECT_ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        start_new_session=True,  # its code server goes down with it, not left behind
     )  # fmt: skip
     try:
         deadline = time.monotonic() + TICK_WAIT_S
@@ -94,8 +109,9 @@ def test_a_trading_run_a_sensor_tick_and_a_schedule_tick_land_in_postgres(
                 break
             time.sleep(2)
     finally:
-        daemon.terminate()
+        os.killpg(daemon.pid, signal.SIGTERM)
         daemon.wait(30)
+        wait_for_group_to_exit(daemon.pid)
     (schedule_tick, *_) = ticks(instance, "snapshot_job_schedule")
     assert schedule_tick.status.value in {"SUCCESS", "STARTED"}
     assert ticks(instance, "kill_switch_trip_sensor")[0].status.value in {"SKIPPED", "SUCCESS"}

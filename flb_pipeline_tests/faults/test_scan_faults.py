@@ -52,7 +52,7 @@ def hostile_defs(hostile: HostileExchange, trading_db: Path) -> dg.Definitions:
 
 
 def exchange_orders(sim: SimulatorServer) -> list[dict]:
-    control = SimControl(sim)
+    control = SimControl(sim.root_url)
     try:
         return control.api("/portfolio/orders")["orders"]
     finally:

@@ -16,6 +16,7 @@ import pytest
 from flb_pipeline.defs import control
 from flb_pipeline.defs.runs import WORKER_PID_TAG
 from flb_pipeline.defs.sensors import trading_job_sensor
+from flb_pipeline.defs.session import DUCKDB_POOL
 from flb_pipeline.demo import QUIET
 from flb_pipeline.store import Store
 from flb_pipeline_tests.conftest import check_results, definitions_for, run_job
@@ -133,10 +134,10 @@ def test_materialising_the_decision_path_alone_refuses_a_scan_that_failed_its_ch
 def test_a_killed_run_frees_its_pool_slot_and_the_next_cycle_reconciles_one_order(
     trading_sim, trading_control, trading_db, tmp_path, monkeypatch
 ):
-    """kill -9 mid-order leaves the run STARTED and holding the duckdb pool slot. The
-    trading sensor fails the dead run, with one line naming the cause, and frees its slot,
-    so the next cycle runs at once and resolves the killed run's order: one order per
-    client_order_id."""
+    """kill -9 mid-order leaves the run STARTED, and a started run holds the duckdb pool
+    (held per run: the run queue starts no other run that needs it). The trading sensor
+    fails the dead run, with one line naming the cause, so the next cycle can run, and that
+    cycle resolves the killed run's order: one order per client_order_id."""
     home = tmp_path / "dagster_home"
     home.mkdir()
     shutil.copyfile(PROJECT_ROOT / "dagster.yaml", home / "dagster.yaml")  # pool limit 1
@@ -147,12 +148,12 @@ def test_a_killed_run_frees_its_pool_slot_and_the_next_cycle_reconciles_one_orde
     instance = dg.DagsterInstance.get()
     (killed,) = instance.get_runs()
     assert killed.status == dg.DagsterRunStatus.STARTED and killed.tags[WORKER_PID_TAG]
-    assert instance.event_log_storage.get_concurrency_run_ids() == {killed.run_id}
+    assert killed.run_op_concurrency.all_pools == {DUCKDB_POOL}
+    assert instance.get_concurrency_config().pool_config.pool_granularity.value == "run"
 
     request = trading_job_sensor(dg.build_sensor_context(instance=instance))
     assert isinstance(request, dg.RunRequest)
     assert instance.get_run_by_id(killed.run_id).status == dg.DagsterRunStatus.FAILURE
-    assert instance.event_log_storage.get_concurrency_run_ids() == set()
     (line,) = [e.message for e in instance.all_logs(killed.run_id) if e.level >= logging.WARNING]
     pid = killed.tags[WORKER_PID_TAG]
     assert line.startswith(f"lost its worker (pid {pid} is no longer alive)")
