@@ -271,7 +271,9 @@ def _largest_within(
     top = int(Decimal(upper) / Decimal(request.step)) if upper > 0 else 0
     if top <= 0 or fits(top):
         return count_of(max(top, 0) * request.step)
-    low, high = 0, top
+    if not fits(1):  # already at the cap: the common case once a position is held
+        return 0
+    low, high = 1, top
     while high - low > 1:
         middle = (low + high) // 2
         if fits(middle):

@@ -7,9 +7,10 @@ after the exact fee for the count we would actually trade.
 
 from __future__ import annotations
 
+import hashlib
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime
 from decimal import Decimal
 
@@ -49,6 +50,12 @@ class StrategyThresholds:
     # The model is fitted on prices a few minutes before close (calibration horizon);
     # applying it days out would extrapolate, so the window stays near that horizon.
     max_seconds_to_close: float = 1800.0
+
+
+def thresholds_id_of(thresholds: StrategyThresholds) -> str:
+    """An id derived from the values: the same thresholds always carry the same id."""
+    values = repr(sorted(asdict(thresholds).items()))
+    return f"thr-{hashlib.sha1(values.encode()).hexdigest()[:10]}"
 
 
 @dataclass(frozen=True)

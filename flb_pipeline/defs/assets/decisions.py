@@ -1,6 +1,5 @@
 """The decision path of one scan: correlation groups, thresholds, sized FLB candidates."""
 
-import hashlib
 from dataclasses import asdict
 from decimal import Decimal
 
@@ -13,9 +12,7 @@ from flb_pipeline.core.grouping import (
     group_summary,
     grouping_markets,
 )
-from flb_pipeline.core.strategy import (
-    StrategyThresholds,
-)
+from flb_pipeline.core.strategy import StrategyThresholds, thresholds_id_of
 from flb_pipeline.defs.resources import (
     ClockResource,
     StoreResource,
@@ -117,8 +114,3 @@ def strategy_thresholds(
             },
         },
     )
-
-
-def thresholds_id_of(thresholds: StrategyThresholds) -> str:
-    values = repr(sorted(asdict(thresholds).items()))
-    return f"thr-{hashlib.sha1(values.encode()).hexdigest()[:10]}"
