@@ -34,8 +34,13 @@ class OrderingScan:
 
 @dataclass
 class SwitchState:
+    """What the switches read, kept as the replay goes. Trips and resets are kept in order
+    and also per check: every rule only looks at its own check's events, and a long replay
+    records thousands."""
+
     limits: RiskLimits
     events: list[RiskEvent] = field(default_factory=list)
+    events_of: dict[str, list[RiskEvent]] = field(default_factory=dict)
     mark_times: list[datetime] = field(default_factory=list)
     mark_capitals: list[Decimal] = field(default_factory=list)
     fill_prices: list[tuple[datetime, str, Decimal, Decimal]] = field(default_factory=list)
@@ -50,7 +55,7 @@ class SwitchState:
     def paused(self, now: datetime) -> bool:
         """Whether a pause that no proposed order can lift is in force (a daily loss or a
         loss streak): such a cycle is blocked whatever it would decide."""
-        return any(risk.active_pause(self.events, check, now) for check in PAUSING_SWITCHES)
+        return any(risk.active_pause(self._of(check), check, now) for check in PAUSING_SWITCHES)
 
     def verdicts(
         self,
@@ -68,7 +73,7 @@ class SwitchState:
                 _newest_outcomes(closed, self.limits.loss_streak_length),
                 now,
                 self.limits,
-                self.events,
+                self._of(risk.LOSS_STREAK),
             ),
             risk.slippage(self._slippages(), self.limits),
             risk.error_burst(0, self.limits),
@@ -79,10 +84,14 @@ class SwitchState:
             risk.manual_halt(None),
         ]
         for verdict in verdicts:
-            event = risk.transition(self.events, verdict, now)
+            event = risk.transition(self._of(verdict.check), verdict, now)
             if event is not None:
                 self.events.append(event)
+                self._of(verdict.check).append(event)
         return verdicts
+
+    def _of(self, check: str) -> list[RiskEvent]:
+        return self.events_of.setdefault(check, [])
 
     def _daily_loss(self, now: datetime) -> Verdict:
         """Today's P&L: the latest mark less the last mark before the day opened (else the
@@ -94,10 +103,10 @@ class SwitchState:
         start = self.mark_capitals[start_index] if start_index <= latest_index else None
         latest = self.mark_capitals[latest_index] if latest_index >= 0 else None
         pnl = latest - start if start is not None and latest is not None else None
-        return risk.daily_loss(pnl, start, now, self.limits, self.events)
+        return risk.daily_loss(pnl, start, now, self.limits, self._of(risk.DAILY_LOSS))
 
     def _slippages(self) -> list[float]:
-        since = risk.last_reset(self.events, risk.SLIPPAGE)
+        since = risk.last_reset(self._of(risk.SLIPPAGE), risk.SLIPPAGE)
         recent = sorted(
             (f for f in self.fill_prices[-4 * self.limits.slippage_fills :]
              if since is None or f[0] > since),
@@ -107,7 +116,7 @@ class SwitchState:
         return [slippage_bps(price, decided) for _, _, price, decided in recent]
 
     def _fills_per_scan(self) -> list[Count]:
-        since = risk.last_reset(self.events, risk.NO_FILLS)
+        since = risk.last_reset(self._of(risk.NO_FILLS), risk.NO_FILLS)
         scans = [s for s in self.ordering_scans if since is None or s.decided_at > since]
         return [scan.filled for scan in reversed(scans[-self.limits.no_fill_scans :])]
 
