@@ -87,6 +87,45 @@ def series_infos() -> dict[str, SeriesInfo]:
 
 def world_history(seed: int, world: ReplayWorld | None = None) -> WorldHistory:
     world = world or ReplayWorld()
+    columns = world_columns(seed, world)
+    history = build_history(
+        columns.markets, columns.quotes, columns.trades, columns.training, series_infos(),
+        step_s=world.step_s,
+    )  # fmt: skip
+    return WorldHistory(history, columns.truth, world)
+
+
+def broken_history(seed: int) -> WorldHistory:
+    """A small world with bad records in it: 3 markets without a result, 5 crossed quotes
+    and 7 candles missing from the middle of a market's life."""
+    world = ReplayWorld(days=0.5, markets_per_day=200)
+    columns = world_columns(seed, world)
+    columns.markets["result"][:3] = np.array([None, "", "void"], dtype=object)
+    quotes = columns.quotes
+    steps = int(world.lifetime_s / world.step_s)
+    crossed = np.arange(5) * steps + 10 * steps + 20  # markets 10..14, one row each
+    quotes["yes_bid"][crossed] = quotes["yes_ask"][crossed]
+    keep = np.ones(len(quotes["ts"]), dtype=bool)
+    keep[50 * steps + 20 : 50 * steps + 27] = False  # market 50 misses 7 minutes
+    history = build_history(
+        columns.markets, {name: values[keep] for name, values in quotes.items()},
+        columns.trades, columns.training, series_infos(), step_s=world.step_s,
+    )  # fmt: skip
+    return WorldHistory(history, columns.truth, world)
+
+
+@dataclass(frozen=True, eq=False)
+class WorldColumns:
+    """The world as the store would export it: columns per table, and the hidden truth."""
+
+    markets: dict[str, np.ndarray]
+    quotes: dict[str, np.ndarray]
+    trades: dict[str, np.ndarray]
+    training: HorizonQuotes
+    truth: np.ndarray
+
+
+def world_columns(seed: int, world: ReplayWorld) -> WorldColumns:
     rng = np.random.default_rng(seed)
     n = int(world.days * world.markets_per_day)
     steps = int(world.lifetime_s / world.step_s)
@@ -112,20 +151,18 @@ def world_history(seed: int, world: ReplayWorld | None = None) -> WorldHistory:
     ts = open_ts[:, None] + np.arange(steps)[None, :] * world.step_s
     market = np.broadcast_to(np.arange(n)[:, None], (n, steps))
     quotes = {
-        "market": market.ravel(),
+        "market": market.ravel().copy(),
         "ts": ts.ravel(),
         "yes_bid": bid.ravel(),
         "yes_ask": ask.ravel(),
     }
-    history = build_history(
+    return WorldColumns(
         markets,
         quotes,
         _trades(rng, bid, ask, ts, world),
         _training(markets, family, outcome, bid, ask, world),
-        series_infos(),
-        step_s=world.step_s,
+        truth[:, :steps],
     )
-    return WorldHistory(history, truth[:, :steps], world)
 
 
 def _truth_paths(rng: np.random.Generator, n: int, steps: int, kappa: float) -> np.ndarray:
