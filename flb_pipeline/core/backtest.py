@@ -149,6 +149,8 @@ class _Replay:
         self.blocked: Counter[str] = Counter()
         self.skipped: Counter[str] = Counter()
         self.scan_of_order: dict[str, OrderingScan] = {}
+        self._idle: tuple[object, ...] | None = None
+        self._last_verdict: str | None = None
 
     def run(self, screen: Screenable, window: tuple[float, float]) -> ReplayResult:
         quotes = self.history.quotes
@@ -187,6 +189,8 @@ class _Replay:
         if model is None:
             self.skipped["cycles_without_model"] += 1
             return
+        if self._idle_repeat(now, capital, rows):
+            return
         scan_id = self._scan_id(ts, rows)
         groups = self.history.groups_of(scan_id)
         held = account.exposure_book(groups)
@@ -208,11 +212,30 @@ class _Replay:
         oldest = min((quotes[c.ticker].quote_ts for c in candidates), default=None)
         verdicts = self.switches.verdicts(now, account.closed, proposed, oldest)
         failed = [v.check for v in verdicts if not v.passed]
+        self._last_verdict = failed[0] if failed else None
         if failed:
             self.blocked[failed[0]] += 1
             return
         self._cancel_resting()
         self._send(candidates, quotes, scan_id, ts, model.model_id, rows)
+
+    def _idle_repeat(self, now: datetime, capital: Decimal, rows: np.ndarray) -> bool:
+        """A cycle with nothing to decide, hold or fill, whose switch inputs are those of the
+        last such cycle (same capital, trades, fills, day and pauses): its verdicts, and so
+        whether it is blocked, are the last ones, and recording them again would add no
+        trip or reset. Most cycles of a quiet history are this."""
+        account = self.account
+        if len(rows) or account.open_markets() or account.resting:
+            self._idle = None
+            return False
+        key = self.switches.state_key(now, capital, len(account.closed))
+        if key != self._idle:
+            self._idle = key
+            return False
+        self.exposure_share.append(0.0)
+        if self._last_verdict is not None:
+            self.blocked[self._last_verdict] += 1
+        return True
 
     def _scan_id(self, ts: float, rows: np.ndarray) -> str:
         """The recorded scan of this cycle; candles get one named after the time."""

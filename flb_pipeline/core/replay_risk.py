@@ -57,6 +57,13 @@ class SwitchState:
         loss streak): such a cycle is blocked whatever it would decide."""
         return any(risk.active_pause(self._of(check), check, now) for check in PAUSING_SWITCHES)
 
+    def state_key(self, now: datetime, capital: Decimal, closed: int) -> tuple[object, ...]:
+        """Everything the verdicts of a cycle without holdings or proposed orders read."""
+        return (
+            capital, closed, len(self.fill_prices), len(self.ordering_scans),
+            trading_day_start(now, self.limits.trading_timezone), self.paused(now),
+        )  # fmt: skip
+
     def verdicts(
         self,
         now: datetime,

@@ -234,3 +234,63 @@ def period_pnl(outcome: ReplayResult, window: tuple[float, float], period_s: flo
     inner = np.where(index >= 0, values[np.maximum(index, 0)], float(outcome.starting_capital))
     marks = np.r_[float(outcome.starting_capital), inner, float(outcome.final_capital)]
     return np.diff(marks).tolist()
+
+
+SCREEN_S_PER_ROW = 0.5e-6
+"""Vectorised screens and model probabilities, per quote row and fold (benchmarks/RESULTS.md)."""
+REPLAY_S_PER_ROW = 0.1e-6
+"""Survivor selection and the cycle loop, per quote row and cell, on a history that trades."""
+FIT_S = 1.0
+"""One walk-forward refit on a few hundred thousand training points."""
+BYTES_PER_ROW = 120
+"""A quote row in memory with its screens, in one worker."""
+
+
+@dataclass(frozen=True)
+class SearchEstimate:
+    """What a search will take before it starts: wall time on `workers` processes and the
+    peak memory of one worker (each holds the whole history)."""
+
+    rows: int
+    cells: int
+    folds: int
+    refits: int
+    workers: int
+    seconds: float
+    peak_mb: float
+
+    def describe(self) -> str:
+        return (
+            f"{self.cells} cells x {self.folds} folds over {self.rows:,} quote rows"
+            f" ({self.refits} model refits) on {self.workers} worker(s): about"
+            f" {self.seconds:,.0f} s and {self.peak_mb:,.0f} MB per worker"
+        )
+
+
+class GridTooLarge(ValueError):
+    """A search refused up front: its estimate exceeds the time or memory budget."""
+
+
+def estimate_search(
+    rows: int, cells: int, folds: int, refits: int, workers: int = 1
+) -> SearchEstimate:
+    work = rows * (SCREEN_S_PER_ROW + cells * REPLAY_S_PER_ROW) + refits * FIT_S
+    parallel = max(1, min(workers, folds))
+    return SearchEstimate(
+        rows, cells, folds, refits, workers, work / parallel, rows * BYTES_PER_ROW / 1e6
+    )
+
+
+def require_within_budget(estimate: SearchEstimate, max_seconds: float, max_mb: float) -> None:
+    """Refuse, naming the estimate and the budget, a search that would not fit."""
+    problems = []
+    if estimate.seconds > max_seconds:
+        problems.append(f"time budget {max_seconds:,.0f} s")
+    if estimate.peak_mb > max_mb:
+        problems.append(f"memory budget {max_mb:,.0f} MB")
+    if problems:
+        over = " and the ".join(problems)
+        raise GridTooLarge(
+            f"refused before starting: {estimate.describe()}, over the {over};"
+            " choose a smaller grid, fewer folds or a shorter range"
+        )
