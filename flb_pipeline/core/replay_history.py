@@ -232,6 +232,8 @@ def build_history(
         np.asarray(trades["taker_bought_yes"], dtype=bool),
     )
     skipped: Counter[str] = Counter()
+    unknown = [s for s in table.series_ticker.tolist() if s not in series]
+    skipped["markets_of_series_without_fee_schedule"] = len(unknown)
     if step_s is not None:
         skipped["candles_off_grid_or_outside_trading"] = len(quotes["ts"]) - len(rows)
         if len(rows):

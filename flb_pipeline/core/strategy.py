@@ -53,8 +53,11 @@ class StrategyThresholds:
 
 
 def thresholds_id_of(thresholds: StrategyThresholds) -> str:
-    """An id derived from the values: the same thresholds always carry the same id."""
-    values = repr(sorted(asdict(thresholds).items()))
+    """An id derived from the values: the same thresholds always carry the same id, however
+    the price is written (0.90 and 0.9000 are one threshold)."""
+    values = asdict(thresholds)
+    values["min_favourite_price"] = Decimal(values["min_favourite_price"]).normalize()
+    values = repr(sorted(values.items()))
     return f"thr-{hashlib.sha1(values.encode()).hexdigest()[:10]}"
 
 

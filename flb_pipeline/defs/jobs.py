@@ -1,7 +1,11 @@
-"""Jobs (DESIGN §8). Every job runs in-process: one DuckDB writer, and no per-step spawn cost."""
+"""Jobs (DESIGN §8). Every job runs in-process (one DuckDB writer, and no per-step spawn cost)
+except `backtest_job`, whose fold steps run side by side in their own processes: they read
+Parquet and write files, and only its first and last steps touch the store (see
+docs/ARCHITECTURE.md, "Backtest", for running it on the k8s or celery executor)."""
 
 import dagster as dg
 
+from flb_pipeline.defs.assets.backtest import threshold_backtest
 from flb_pipeline.defs.assets.candidates import trade_candidates
 from flb_pipeline.defs.assets.decisions import correlation_groups, strategy_thresholds
 from flb_pipeline.defs.assets.execution import order_submissions
@@ -65,6 +69,16 @@ daily_summary_job = dg.define_asset_job(
     description="The daily metrics summary of one New York trading day (a partition).",
 )
 
+backtest_job = dg.define_asset_job(
+    "backtest_job",
+    selection=dg.AssetSelection.assets(threshold_backtest),
+    executor_def=dg.multiprocess_executor,
+    description=(
+        "Walk-forward threshold search: history to Parquet, one step per fold (in parallel),"
+        " one merge into the store. Adopts thresholds only if they pass every test."
+    ),
+)
+
 JOBS = [
     snapshot_job,
     history_job,
@@ -75,4 +89,5 @@ JOBS = [
     halt_job,
     resume_job,
     retention_job,
+    backtest_job,
 ]
