@@ -12,7 +12,7 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 
-from flb_pipeline import operations
+from flb_pipeline import backtest_command, operations
 from flb_pipeline.exchange.embedded import SimulatorUnavailable
 from flb_pipeline.settings import SettingsError
 from flb_pipeline.store import StoreUnavailable
@@ -78,9 +78,12 @@ def build_parser() -> argparse.ArgumentParser:
     status = commands.add_parser("status", help="what the store holds and what blocks trading")
     status.set_defaults(run=operations.status)
 
+    backtest_command.add_parser(commands)
+
     bench = commands.add_parser("bench", help="run a benchmark from benchmarks/ (a checkout)")
     bench.add_argument(
-        "name", choices=["scan", "store", "model", "cycle", "ledger", "summary", "dagster_dev"],
+        "name",
+        choices=["scan", "store", "model", "cycle", "ledger", "summary", "dagster_dev", "backtest"],
     )  # fmt: skip
     bench.add_argument("args", nargs="*", help="passed to the benchmark")
     bench.set_defaults(run=operations.bench)
