@@ -73,7 +73,7 @@ class SwitchState:
     ) -> list[Verdict]:
         """Every blocking check on this cycle, trips and resets recorded."""
         capital = self.mark_capitals[-1] if self.mark_capitals else None
-        positions = {h.ticker: exposure.position_exposure(h.ticker) for h in exposure.holdings}
+        positions = exposure.position_exposures()
         verdicts = [
             self._daily_loss(now),
             risk.loss_streak(

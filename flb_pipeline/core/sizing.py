@@ -123,7 +123,20 @@ class ExposureBook:
         return worst_case_loss(self.holdings, self.mutually_exclusive_events)
 
     def group_exposures(self) -> dict[str, Decimal]:
-        return {g: self.group_exposure(g) for g in sorted({h.group_id for h in self.holdings})}
+        by_group: dict[str, list[Holding]] = defaultdict(list)
+        for holding in self.holdings:
+            by_group[holding.group_id].append(holding)
+        return {
+            group: worst_case_loss(by_group[group], self.mutually_exclusive_events)
+            for group in sorted(by_group)
+        }
+
+    def position_exposures(self) -> dict[str, Decimal]:
+        """Every contract of each held market lost: what the position cap measures."""
+        by_ticker: dict[str, Decimal] = defaultdict(Decimal)
+        for holding in self.holdings:
+            by_ticker[holding.ticker] += holding.cost
+        return dict(by_ticker)
 
 
 def order_cost(schedule: FeeSchedule, contracts: Count, price: Decimal) -> Decimal:
