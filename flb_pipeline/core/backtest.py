@@ -158,7 +158,7 @@ class _Replay:
         times = quotes.ts[first:last]
         steps = times[np.r_[True, times[1:] != times[:-1]]] if len(times) else times
         rows = screen.survivors(self.thresholds)
-        bounds = np.searchsorted(quotes.ts[rows], np.r_[steps, np.inf], side="left")
+        bounds = np.searchsorted(quotes.ts[rows], np.r_[steps, window[1]], side="left")
         segments = self.schedule.segment_of(steps)
         for index, ts in enumerate(steps.tolist()):
             version = segments[index]

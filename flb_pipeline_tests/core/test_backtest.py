@@ -112,8 +112,8 @@ def test_the_prescreen_lets_through_every_row_the_live_path_would_trade(biased):
     """Every row through `decide_cycle` (nothing screened out beforehand) gives the same
     orders as the vectorised pre-screen: its conditions are necessary, never sufficient."""
     world, full, schedule, screen = biased
-    first_order = replay(world.history, schedule, screen, THRESHOLDS, SETTINGS, full).orders[0]
-    start = first_order.decided_at.timestamp()
+    orders = replay(world.history, schedule, screen, THRESHOLDS, SETTINGS, full).orders
+    start = orders[0].decided_at.timestamp()
     window = (start, start + 3 * HOUR)
     quotes = world.history.quotes
     rows = np.flatnonzero((quotes.ts >= window[0]) & (quotes.ts < window[1]))
@@ -133,6 +133,16 @@ def test_the_prescreen_lets_through_every_row_the_live_path_would_trade(biased):
 
     assert screened.orders == unscreened.orders and len(screened.orders) > 3
     assert screened.trades == unscreened.trades
+    cut = orders[len(orders) // 2].decided_at  # a window ending mid-day, screened for the day
+    shorter = replay(
+        world.history, schedule, screen, THRESHOLDS, SETTINGS, (full[0], cut.timestamp())
+    )
+    assert shorter.orders == [o for o in orders if o.decided_at < cut]
+    own = screenable(world.history, schedule, *window)  # screens of this window alone
+    assert replay(world.history, schedule, own, THRESHOLDS, SETTINGS, window).orders == (
+        screened.orders
+    )
+    assert len(own.rows) < len(screen.rows)
 
 
 def test_walk_forward_models_only_know_markets_settled_before_them(biased):
