@@ -124,6 +124,25 @@ def reference(history, schedule, screen, start: float, fast_rate: float) -> None
     print(f"per-row event loop (reference): {len(rows):,} rows in {elapsed:.1f} s ="
           f" {rate:,.0f} rows/s; same orders as the vectorised replay: {same}"
           f" ({len(slow.orders)} orders); ratio {fast_rate / rate:,.0f}x")  # fmt: skip
+    bar_by_bar(history, schedule, rows[:2_000], fast_rate)
+
+
+def bar_by_bar(history, schedule, rows: np.ndarray, fast_rate: float) -> None:
+    """A bar-stepping engine asks the model about one row at a time: that call alone bounds
+    its rate, whatever else it does per bar."""
+    quotes, markets = history.quotes, history.markets
+    model = schedule.versions[-1].model
+    began = time.perf_counter()
+    for row in rows.tolist():
+        market = int(quotes.market[row])
+        mid = (int(quotes.yes_bid[row]) + int(quotes.yes_ask[row])) / 20_000
+        model.assess(np.array([mid]), [markets.family[market]],
+                     np.array([markets.close_ts[market] - quotes.ts[row]]))  # fmt: skip
+    rate = len(rows) / (time.perf_counter() - began)
+    print(
+        f"one model call per row (bar by bar, nothing else): {rate:,.0f} rows/s;"
+        f" ratio {fast_rate / rate:,.0f}x"
+    )
 
 
 def grid(columns, world: ReplayWorld, cells: int) -> None:

@@ -33,9 +33,15 @@ from flb_pipeline.core.ledger import ClosedTrade, OrderContext
 from flb_pipeline.core.prescreen import Screenable
 from flb_pipeline.core.records import Fill, MarketQuote, OrderBook, OrderIntent
 from flb_pipeline.core.replay_account import Account, RestingOrder
-from flb_pipeline.core.replay_fills import TradeTape, queue_ahead, quoted_book, slipped_asks
-from flb_pipeline.core.replay_history import NO_PRICE, ReplayHistory, moment, price_of
+from flb_pipeline.core.replay_fills import TradeTape, queue_ahead, slipped_asks
+from flb_pipeline.core.replay_history import ReplayHistory, moment
 from flb_pipeline.core.replay_models import ModelSchedule
+from flb_pipeline.core.replay_quotes import (
+    cycle_scan_id,
+    market_quotes,
+    row_book,
+    rows_by_ticker,
+)
 from flb_pipeline.core.replay_risk import OrderingScan, SwitchState
 from flb_pipeline.core.risk import RiskEvent, RiskLimits, entry_gate
 from flb_pipeline.core.sizing import ExposureBook, Holding
@@ -47,8 +53,6 @@ from flb_pipeline.core.strategy import (
     depth_within_limit,
 )
 from flb_pipeline.core.ticks import OffTick
-
-CANDLE_SCAN_PREFIX = "bt-"
 
 
 @dataclass(frozen=True)
@@ -191,14 +195,14 @@ class _Replay:
             return
         if self._idle_repeat(now, capital, rows):
             return
-        scan_id = self._scan_id(ts, rows)
+        scan_id = cycle_scan_id(self.history, ts, rows)
         groups = self.history.groups_of(scan_id)
         held = account.exposure_book(groups)
         self.exposure_share.append(float(held.total_exposure() / capital) if capital > 0 else 0.0)
         candidates: list[Candidate] = []
         quotes: dict[str, MarketQuote] = {}
         if len(rows) and not self.switches.paused(now):
-            quotes = {q.ticker: q for q in self._quotes(rows)}
+            quotes = {q.ticker: q for q in market_quotes(self.history, rows)}
             inputs = CycleInputs(
                 list(quotes.values()), groups, self.history.series, self.fees, model, now,
                 capital, self.thresholds, self.settings.limits.caps,
@@ -237,59 +241,8 @@ class _Replay:
             self.blocked[self._last_verdict] += 1
         return True
 
-    def _scan_id(self, ts: float, rows: np.ndarray) -> str:
-        """The recorded scan of this cycle; candles get one named after the time."""
-        quotes = self.history.quotes
-        if len(rows):
-            recorded = quotes.scan_ids[int(quotes.scan[rows[0]])]
-            if recorded:
-                return recorded
-        first = int(np.searchsorted(quotes.ts, ts))
-        recorded = quotes.scan_ids[int(quotes.scan[first])] if first < len(quotes) else ""
-        return recorded or f"{CANDLE_SCAN_PREFIX}{moment(ts):%Y%m%dT%H%M%S}"
-
-    def _quotes(self, rows: np.ndarray) -> list[MarketQuote]:
-        """The surviving rows as the quotes a live scan would have listed."""
-        quotes, markets = self.history.quotes, self.history.markets
-        return [
-            MarketQuote(
-                ticker=str(markets.ticker[m]),
-                event_ticker=str(markets.event_ticker[m]),
-                series_ticker=str(markets.series_ticker[m]),
-                title="",
-                category=str(markets.category[m]),
-                status="active" if active else "closed",
-                yes_bid=_price(yes_bid),
-                yes_ask=_price(yes_ask),
-                no_bid=_price(no_bid),
-                no_ask=_price(no_ask),
-                last_price=None,
-                volume=0,
-                open_interest=0,
-                open_time=moment(markets.open_ts[m]),
-                close_time=moment(markets.close_ts[m]),
-                quote_ts=moment(quoted),
-            )
-            for m, yes_bid, yes_ask, no_bid, no_ask, active, quoted in zip(
-                quotes.market[rows].tolist(),
-                quotes.yes_bid[rows].tolist(),
-                quotes.yes_ask[rows].tolist(),
-                quotes.no_bid[rows].tolist(),
-                quotes.no_ask[rows].tolist(),
-                quotes.active[rows].tolist(),
-                quotes.quote_ts[rows].tolist(),
-                strict=True,
-            )
-        ]
-
     def _book(self, scan_id: str, row: int) -> OrderBook:
-        quotes = self.history.quotes
-        ticker = str(self.history.markets.ticker[quotes.market[row]])
-        recorded = self.history.books.get((scan_id, ticker))
-        return quoted_book(
-            ticker, int(quotes.yes_bid[row]), int(quotes.no_bid[row]),
-            self.settings.assumed_depth, recorded,
-        )  # fmt: skip
+        return row_book(self.history, scan_id, row, self.settings.assumed_depth)
 
     def _depth(
         self, chosen: Sequence[Opportunity], scan_id: str, rows: np.ndarray
@@ -297,13 +250,9 @@ class _Replay:
         """Depth within each taker order's limit, from the book of its row (makers: none)."""
         if self.settings.order_style != TAKER or not chosen:
             return None
-        row_of = self._row_of(rows)
+        row_of = rows_by_ticker(self.history, rows)
         books = [self._book(scan_id, row_of[o.context.quote.ticker]) for o in chosen]
         return depth_within_limit(chosen, books, self.settings.limit_slippage_cents)
-
-    def _row_of(self, rows: np.ndarray) -> dict[str, int]:
-        tickers = self.history.markets.ticker[self.history.quotes.market[rows]]
-        return dict(zip(tickers.tolist(), rows.tolist(), strict=True))
 
     def _send(
         self,
@@ -316,7 +265,7 @@ class _Replay:
     ) -> None:
         if not candidates:
             return
-        now, row_of = moment(ts), self._row_of(rows)
+        now, row_of = moment(ts), rows_by_ticker(self.history, rows)
         scan = OrderingScan(now)
         sent = 0
         for candidate in candidates:
@@ -424,10 +373,6 @@ class _Replay:
         self.account.settle_until(np.inf)
         last = self.equity[-1][0] if self.equity else end
         self.equity.append((max(end, last), self.account.cash))
-
-
-def _price(units: int) -> Decimal | None:
-    return None if units == NO_PRICE else price_of(units)
 
 
 def _with_proposed(
