@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -23,6 +24,7 @@ from flb_pipeline.defs.backtest_plan import (
     Budget,
     events_of,
     export,
+    fold_tasks,
     load_history,
     make_plan,
     merge,
@@ -91,9 +93,10 @@ def run(args: argparse.Namespace) -> int:
         def advance(cell: GridCell) -> None:
             bar.update()
 
+        everything = replace(plan, cells_per_step=len(plan.cells))
         outcomes = [
-            replay_fold(plan, fold, reference_prior(), history, advance)
-            for fold in range(search.folds)
+            replay_fold(everything, task, reference_prior(), history, advance)
+            for task in fold_tasks(everything)
         ]
     merged = merge(plan, events_of(history))
     con = open_export(plan.export_dir)

@@ -167,7 +167,7 @@ class _Replay:
         for index, ts in enumerate(steps.tolist()):
             version = segments[index]
             model = self.schedule.versions[version].model if version >= 0 else None
-            self._cycle(ts, rows[bounds[index] : bounds[index + 1]], model)
+            self._cycle(ts, rows[bounds[index] : bounds[index + 1]], model, screen)
         self._finish(window[1])
         self.skipped.update(screen.skipped)
         return ReplayResult(
@@ -183,7 +183,9 @@ class _Replay:
             final_capital=self.account.cash,
         )
 
-    def _cycle(self, ts: float, rows: np.ndarray, model: WinProbabilityModel | None) -> None:
+    def _cycle(
+        self, ts: float, rows: np.ndarray, model: WinProbabilityModel | None, screen: Screenable
+    ) -> None:
         account, now = self.account, moment(ts)
         self._fill_resting(ts)
         account.settle_until(ts)
@@ -202,11 +204,12 @@ class _Replay:
         candidates: list[Candidate] = []
         quotes: dict[str, MarketQuote] = {}
         if len(rows) and not self.switches.paused(now):
-            quotes = {q.ticker: q for q in market_quotes(self.history, rows)}
+            listed = market_quotes(self.history, rows)
+            quotes = {q.ticker: q for q in listed}
             inputs = CycleInputs(
-                list(quotes.values()), groups, self.history.series, self.fees, model, now,
+                listed, groups, self.history.series, self.fees, model, now,
                 capital, self.thresholds, self.settings.limits.caps,
-                self.settings.max_orders_per_cycle,
+                self.settings.max_orders_per_cycle, screen.assessment(rows),
             )  # fmt: skip
             decision = decide_cycle(
                 inputs, lambda chosen: self._depth(chosen, scan_id, rows), lambda _: held

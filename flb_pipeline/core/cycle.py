@@ -20,6 +20,7 @@ from flb_pipeline.core.grouping import ScanGroups
 from flb_pipeline.core.records import MarketQuote, SeriesInfo
 from flb_pipeline.core.sizing import ExposureBook, ExposureCaps
 from flb_pipeline.core.strategy import (
+    Assessment,
     Candidate,
     DepthMap,
     Exclusion,
@@ -45,6 +46,8 @@ class CycleInputs:
     thresholds: StrategyThresholds
     caps: ExposureCaps
     max_orders: int
+    assessed: Assessment | None = None
+    """The model's answer for `quotes` when already computed (see `market_contexts`)."""
 
 
 @dataclass(frozen=True)
@@ -66,8 +69,9 @@ def decide_cycle(inputs: CycleInputs, depth_of: DepthOf, exposure_of: ExposureOf
     """Screen both sides of every quoted market, keep the best `max_orders`, then size them
     best edge first under the caps, the held exposure and the book depth."""
     contexts = market_contexts(
-        inputs.quotes, inputs.groups, inputs.series, inputs.fees, inputs.model, inputs.now
-    )
+        inputs.quotes, inputs.groups, inputs.series, inputs.fees, inputs.model, inputs.now,
+        inputs.assessed,
+    )  # fmt: skip
     screening = screen_scan(
         contexts, inputs.thresholds, inputs.capital, inputs.now, inputs.max_orders
     )

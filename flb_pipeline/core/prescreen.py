@@ -23,7 +23,7 @@ import numpy as np
 from flb_pipeline.core.fees import TAKER_RATE, FeeSchedule, schedules_of
 from flb_pipeline.core.replay_history import NO_PRICE, PRICE_UNITS, ReplayHistory
 from flb_pipeline.core.replay_models import ModelSchedule
-from flb_pipeline.core.strategy import StrategyThresholds
+from flb_pipeline.core.strategy import Assessment, StrategyThresholds
 
 EDGE_SLACK = 1e-6
 """Edges are kept in float32; a row this close below `min_edge` still goes to the exact path."""
@@ -43,6 +43,16 @@ class Screenable:
     yes_edge: np.ndarray
     no_edge: np.ndarray
     skipped: Mapping[str, int] = field(default_factory=dict)
+    yes_probability: np.ndarray | None = None
+    """The model's YES probability of each row (all of them passed its gate), computed here
+    by `WinProbabilityModel.assess` for every row at once; None: not computed."""
+
+    def assessment(self, rows: np.ndarray) -> Assessment | None:
+        """What `assess` answered for `rows` (a subset of `self.rows`), in their order."""
+        if self.yes_probability is None:
+            return None
+        probability = self.yes_probability[np.searchsorted(self.rows, rows)]
+        return probability, np.ones(len(rows), dtype=bool)
 
     def survivors(self, thresholds: StrategyThresholds) -> np.ndarray:
         """Rows that may become candidates under `thresholds`, in decision order."""
@@ -94,6 +104,7 @@ def screenable(
         yes_edge=_edge_bound(q_yes, yes_ask, rate),
         no_edge=_edge_bound(1 - q_yes, no_ask, rate),
         skipped=dict(skipped),
+        yes_probability=q_yes,
     )
 
 

@@ -129,6 +129,10 @@ def yes_mid(quote: MarketQuote) -> Decimal | None:
     return (quote.yes_bid + quote.yes_ask) / 2
 
 
+Assessment = tuple[np.ndarray, np.ndarray]
+"""`WinProbabilityModel.assess` of some quotes: YES probabilities and tradeable flags."""
+
+
 def market_contexts(
     quotes: Sequence[MarketQuote],
     groups: ScanGroups,
@@ -136,15 +140,19 @@ def market_contexts(
     fees: FeeBook,
     model: WinProbabilityModel,
     now: datetime,
+    assessed: Assessment | None = None,
 ) -> list[MarketContext]:
     """Each quote with its family, group, the fee schedule a fill pays now (scheduled
     changes and the market's fee waiver applied) and calibrated YES probability; the model
-    is applied to the whole scan at once."""
+    is applied to the whole scan at once. `assessed` is that very call's answer when it was
+    already made for these quotes (the backtester makes it for all its rows at once)."""
     families = [family_in_series(q.category, series.get(q.series_ticker)) for q in quotes]
     mids = [yes_mid(q) for q in quotes]
-    prices = np.array([float(m) if m is not None else 0.5 for m in mids])
-    seconds_to_close = np.array([(q.close_time - now).total_seconds() for q in quotes])
-    q_yes, tradeable = model.assess(prices, families, seconds_to_close)
+    if assessed is None:
+        prices = np.array([float(m) if m is not None else 0.5 for m in mids])
+        seconds_to_close = np.array([(q.close_time - now).total_seconds() for q in quotes])
+        assessed = model.assess(prices, families, seconds_to_close)
+    q_yes, tradeable = assessed
     return [
         MarketContext(
             quote=quote,

@@ -146,6 +146,8 @@ class CellResult:
     final_capital: Decimal
     equity: list[tuple[float, float]]
     kill_switch_trips: int
+    pauses: list[tuple[str, str, str]]
+    """(check, from, until) of every trip that paused entries, ISO times."""
     skipped: dict[str, int]
 
 
@@ -218,6 +220,11 @@ def cell_result(
         final_capital=outcome.final_capital,
         equity=[(ts, float(capital)) for ts, capital in outcome.equity],
         kill_switch_trips=sum(1 for e in outcome.risk_events if e.kind == "trip"),
+        pauses=[
+            (e.check, e.event_ts.isoformat(), e.paused_until.isoformat())
+            for e in outcome.risk_events
+            if e.kind == "trip" and e.paused_until is not None
+        ],
         skipped=outcome.skipped,
     )
 

@@ -66,6 +66,7 @@ class BacktestPlan:
     step_s: float
     run_dir: Path
     budget: Budget = field(default_factory=Budget)
+    cells_per_step: int = 25
 
     @property
     def export_dir(self) -> Path:
@@ -104,6 +105,7 @@ def make_plan(
     root: Path,
     budget: Budget,
     axes: dict[str, tuple[Any, ...]] | None = None,
+    cells_per_step: int = 25,
 ) -> BacktestPlan:
     """The plan of one search; `axes` replaces axes of the named grid (e.g. a narrower
     `min_edge`), so a search can be as small as the question asked of it."""
@@ -115,7 +117,7 @@ def make_plan(
     )
     return BacktestPlan(
         run_id, start, end, start - lookback, grid, cells, settings, source, step_s,
-        root / run_id, budget,
+        root / run_id, budget, cells_per_step,
     )  # fmt: skip
 
 
@@ -146,11 +148,35 @@ def load_history(plan: BacktestPlan) -> ReplayHistory:
 
 
 @dataclass(frozen=True)
-class FoldOutcome:
-    """A replayed fold: its models, what its replays skipped (the same for every cell: the
-    screens and model do not depend on thresholds), and what the history itself dropped."""
+class FoldTask:
+    """One unit of work: a fold and a slice of the grid's cells (`cells_per_step` of them),
+    so the steps of a fold that trades a lot do not keep the other workers waiting."""
 
     fold: int
+    first_cell: int
+    last_cell: int
+
+    @property
+    def key(self) -> str:
+        return f"fold_{self.fold}_cells_{self.first_cell}_{self.last_cell}"
+
+
+def fold_tasks(plan: BacktestPlan) -> list[FoldTask]:
+    step = max(1, plan.cells_per_step)
+    return [
+        FoldTask(fold, first, min(first + step, len(plan.cells)))
+        for fold in range(plan.settings.folds)
+        for first in range(0, len(plan.cells), step)
+    ]
+
+
+@dataclass(frozen=True)
+class FoldOutcome:
+    """A replayed task: its fold's models, what its replays skipped (the same for every
+    cell: the screens and model do not depend on thresholds), and what the history itself
+    dropped."""
+
+    task: FoldTask
     window: tuple[float, float]
     cells: int
     models: FoldModels
@@ -160,26 +186,28 @@ class FoldOutcome:
 
 def replay_fold(
     plan: BacktestPlan,
-    fold: int,
+    task: FoldTask,
     prior: CalibrationPrior,
     history: ReplayHistory | None = None,
     progress: Callable[[GridCell], None] | None = None,
 ) -> FoldOutcome:
-    """One fold: every cell replayed and written to its own files."""
+    """The task's cells on its fold, each written to its own files."""
     history = history or load_history(plan)
-    window = plan.windows()[fold]
-    results, models = run_fold(history, fold, window, plan.cells, plan.settings, prior, progress)
+    window = plan.windows()[task.fold]
+    cells = plan.cells[task.first_cell : task.last_cell]
+    results, models = run_fold(history, task.fold, window, cells, plan.settings, prior, progress)
     for result in results:
         write_cell_result(plan.results_dir, result)
     skipped = results[0].skipped if results else {}
-    return FoldOutcome(fold, window, len(results), models, skipped, dict(history.skipped))
+    return FoldOutcome(task, window, len(results), models, skipped, dict(history.skipped))
 
 
 def skipped_in(outcomes: Sequence[FoldOutcome]) -> dict[str, int]:
-    """What the search skipped: the history's drops once, the replays' summed over folds."""
+    """What the search skipped: the history's drops once, the replays' once per fold."""
     total: Counter[str] = Counter(outcomes[0].history_skipped if outcomes else {})
     for outcome in outcomes:
-        total.update(outcome.skipped)
+        if outcome.task.first_cell == 0:
+            total.update(outcome.skipped)
     return dict(sorted(total.items()))
 
 

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+from flb_pipeline.core import metrics
 from flb_pipeline.core.calibration import HorizonBuckets
 from flb_pipeline.core.realisation import BucketRealisation, realisation_by_bucket
 from flb_pipeline.core.search_verdict import CellScore, SearchVerdict, trading_day
@@ -53,17 +54,24 @@ def write_backtest_report(
     pictures = _plots(folder, cells, verdict, results, realisation, starting_capital)
     summary = summary_rows(run_id, window, verdict, labels)
     scores = score_rows(verdict, labels)
+    chosen_results = sorted((r for r in results if r.cell_id == chosen), key=lambda r: r.fold)
+    days = daily_rows(chosen_results)
+    pauses = [pause for r in chosen_results for pause in r.pauses]
     document = {
         "run_id": run_id,
         "range": {"start": window[0], "end": window[1]},
         "verdict": verdict,
         "labels": labels,
         "realised_vs_expected": realisation,
+        "chosen_by_day": days,
+        "chosen_pauses": pauses,
         "skipped": dict(skipped),
     }
     folder.mkdir(parents=True, exist_ok=True)
     json_path = write_json(folder / "report.json", document)
-    markdown = _markdown(run_id, summary, scores, verdict, skipped, realisation, pictures)
+    markdown = _markdown(
+        run_id, summary, scores, verdict, skipped, realisation, pictures, days, pauses
+    )
     (folder / "report.md").write_text(markdown)
     (folder / "report.html").write_text(_html(run_id, summary, scores, verdict, pictures))
     return BacktestReport(
@@ -169,6 +177,20 @@ def _plots(
     }
 
 
+def daily_rows(results: Sequence[CellResult]) -> list[dict[str, object]]:
+    """The chosen cell's trades by the New York day they closed, with the daily summary's
+    own figures (`core.metrics`): trades, win rate, fees, net P&L and bps, and what the model
+    expected of them."""
+    by_day: dict[str, list] = {}
+    for trade in (t for r in results for t in r.trades):
+        by_day.setdefault(trading_day(trade), []).append(trade)
+    rows = []
+    for day, trades in sorted(by_day.items()):
+        summary, edge = metrics.trading_summary(trades), metrics.edge_realisation(trades)
+        rows.append({"day": day, "trading": summary, "edge": edge})
+    return rows
+
+
 def _markdown(
     run_id: str,
     summary: list[tuple[str, str]],
@@ -177,6 +199,8 @@ def _markdown(
     skipped: Mapping[str, int],
     realisation: list[BucketRealisation],
     pictures: dict[str, Path],
+    days: list[dict[str, object]],
+    pauses: list[tuple[str, str, str]],
 ) -> str:
     lines = [f"# Threshold search {run_id}", "", markdown_rows(["figure", "value"], summary)]
     lines += ["", "## Adoption tests", ""]
@@ -192,6 +216,16 @@ def _markdown(
           f"[{c.ci.low * 100:.2f}, {c.ci.high * 100:.2f}]" if c.ci else c.note)
          for c in realisation],
     ))  # fmt: skip
+    lines += ["", "## Chosen cell by day (New York)", ""]
+    lines.append(markdown_rows(
+        ["day", "trades", "win rate", "fees ($)", "net P&L ($)", "net bps", "expected ($)"],
+        [(str(d["day"]), str(d["trading"].trades), _number(d["trading"].win_rate, ".1%"),
+          f"{d['trading'].fees:.2f}", f"{d['trading'].net_pnl:.2f}",
+          _number(d["trading"].net_bps, ".1f"), f"{d['edge'].expected_pnl:.2f}")
+         for d in days],
+    ))  # fmt: skip
+    lines += ["", "## Kill-switch pauses, chosen cell", ""]
+    lines.append(markdown_rows(["switch", "from", "until"], [list(p) for p in pauses]))
     lines += ["", "## Skipped", ""]
     lines.append(markdown_rows(["reason", "count"], [(k, str(v)) for k, v in skipped.items()]))
     lines += ["", "## Plots", ""] + [f"![{name}]({p.name})" for name, p in pictures.items()]

@@ -57,6 +57,7 @@ def _read(summary_path: Path) -> CellResult:
             "starting_capital": Decimal(data["starting_capital"]),
             "final_capital": Decimal(data["final_capital"]),
             "equity": [tuple(point) for point in data["equity"]],
+            "pauses": [tuple(pause) for pause in data["pauses"]],
         }
     )
 

@@ -54,6 +54,7 @@ def export_history(
     `lookback_start` (training), their candles and prints, and the recorded scans of the
     range with their groups, books and decision times."""
     root.mkdir(parents=True, exist_ok=True)
+    con.execute("SET enable_progress_bar = false")  # a step's log is no terminal
     snapshots = everywhere(con, archive, "market_snapshots")
     groups = everywhere(con, archive, "correlation_groups")
     con.execute(
@@ -120,6 +121,7 @@ def _copy(
 def open_export(root: Path) -> duckdb.DuckDBPyConnection:
     """An in-memory DuckDB whose views carry the store's table names over the export."""
     con = duckdb.connect()
+    con.execute("SET enable_progress_bar = false")
     for table in (*PARTITIONED, *SINGLE):
         files = str(root / table / "**" / "*.parquet").replace("'", "''")
         con.execute(

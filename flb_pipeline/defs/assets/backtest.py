@@ -25,7 +25,9 @@ from flb_pipeline.defs.backtest_plan import (
     BacktestPlan,
     Budget,
     FoldOutcome,
+    FoldTask,
     export,
+    fold_tasks,
     load_history,
     make_plan,
     merge,
@@ -78,6 +80,9 @@ class BacktestConfig(dg.Config):
     max_seconds: float = 3_600.0
     max_memory_mb: float = 8_000.0
     workers: int = Field(default=2, ge=1)
+    cells_per_step: int = Field(
+        default=25, ge=1, description="cells one step replays on its fold (a step per slice)"
+    )
     calibration: CalibrationConfig = Field(default_factory=CalibrationConfig)
 
     def plan(self, run_id: str, root: Path, risk: RiskResource) -> BacktestPlan:
@@ -109,6 +114,7 @@ class BacktestConfig(dg.Config):
             root=root,
             budget=Budget(self.max_seconds, self.max_memory_mb, self.workers),
             axes=self.axes(),
+            cells_per_step=self.cells_per_step,
         )
 
     def axes(self) -> dict[str, tuple[Any, ...]]:
@@ -136,7 +142,7 @@ def export_backtest_history(
     config: BacktestConfig,
     store: StoreResource,
     risk: RiskResource,
-) -> Iterator[dg.DynamicOutput[tuple[BacktestPlan, int]]]:
+) -> Iterator[dg.DynamicOutput[tuple[BacktestPlan, FoldTask]]]:
     run_id = f"bt-{context.run.run_id[:8]}"
     plan = config.plan(run_id, store.store().backtest_dir, risk)
     try:
@@ -145,23 +151,24 @@ def export_backtest_history(
         context.log.error(str(refused))
         raise dg.Failure(description=str(refused)) from refused
     context.log.info(f"exported {exported.rows} to {plan.export_dir}; {estimate.describe()}")
-    for fold in range(plan.settings.folds):
-        yield dg.DynamicOutput((plan, fold), mapping_key=f"fold_{fold}")
+    for task in fold_tasks(plan):
+        yield dg.DynamicOutput((plan, task), mapping_key=task.key)
 
 
-@dg.op(description="One walk-forward fold: models, screens, every cell; per-cell result files.")
+@dg.op(description="A fold and a slice of the cells: models, screens, replays; a file per cell.")
 def replay_backtest_fold(
-    context: dg.OpExecutionContext, task: tuple[BacktestPlan, int]
+    context: dg.OpExecutionContext, work: tuple[BacktestPlan, FoldTask]
 ) -> tuple[BacktestPlan, FoldOutcome]:
-    plan, fold = task
+    plan, task = work
+    fold, cells = task.fold, task.last_cell - task.first_cell
     history = load_history(plan)
     done = [0]
 
     def progress(cell: GridCell) -> None:
         done[0] += 1
-        context.log.info(f"fold {fold}: cell {done[0]}/{len(plan.cells)} {cell.cell_id} done")
+        context.log.info(f"fold {fold}: cell {done[0]}/{cells} {cell.cell_id} done")
 
-    outcome = replay_fold(plan, fold, reference_prior(), history, progress)
+    outcome = replay_fold(plan, task, reference_prior(), history, progress)
     context.log.info(
         f"fold {fold}: {outcome.models.fitted} model(s) fitted, failed refits"
         f" {outcome.models.failed or 'none'}; skipped {outcome.skipped}"

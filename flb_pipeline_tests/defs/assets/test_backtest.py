@@ -164,8 +164,8 @@ def test_backtest_job_runs_each_fold_as_its_own_step_and_merges_into_the_store(s
         result, steps = run_backtest_job(db, server.url, JOB_CONFIG, tmp_path / "dagster")
     assert result.success
     assert {step for step in steps if "replay_backtest_fold" in step} == {
-        "threshold_backtest.replay_backtest_fold[fold_0]",
-        "threshold_backtest.replay_backtest_fold[fold_1]",
+        "threshold_backtest.replay_backtest_fold[fold_0_cells_0_2]",
+        "threshold_backtest.replay_backtest_fold[fold_1_cells_0_2]",
     }
     with Store(db).connect() as con:
         run = con.execute(
@@ -175,7 +175,8 @@ def test_backtest_job_runs_each_fold_as_its_own_step_and_merges_into_the_store(s
     (run_id, n_cells, folds, adopted, reason, report) = run[0]
     assert (n_cells, folds) == (2, 2) and cells[0] == 2 and cells[1] > 0  # 0.85 is the default
     assert adopted is False or reason.endswith("every test passed")
-    assert Path(report).read_text().startswith(f"# Threshold search {run_id}")
+    text = Path(report).read_text()
+    assert text.startswith(f"# Threshold search {run_id}") and "## Chosen cell by day" in text
     results = sorted((db.parent / "backtests" / run_id / "cells").glob("*/fold=*.parquet"))
     assert len(results) == 4
 
