@@ -224,3 +224,20 @@ def test_the_same_seed_replays_to_the_same_bytes(biased):
         THRESHOLDS, SETTINGS, window,
     )  # fmt: skip
     assert repr(first) == repr(second)
+
+
+def test_maker_orders_rest_one_tick_inside_and_fill_only_from_recorded_prints(biased):
+    world, window, schedule, screen = biased
+    maker = replace(SETTINGS, order_style="maker")
+    result = replay(world.history, schedule, screen, THRESHOLDS, maker, window)
+    assert result.orders and all(o.time_in_force == "good_till_canceled" for o in result.orders)
+    assert all(o.limit_price == o.decision_price - Decimal("0.01") for o in result.orders)
+    filled = {t.order_id.removeprefix("paper:") for t in result.trades}
+    assert 0 < len(filled) < len(result.orders)  # some never saw a seller through the queue
+    by_order = {o.client_order_id: o for o in result.orders}
+    for trade in result.trades:
+        order = by_order[trade.order_id.removeprefix("paper:")]
+        assert trade.entry_price == order.limit_price and trade.fees == 0  # quadratic series
+        assert trade.opened_at > order.decided_at  # filled by a later print, never at once
+    net = sum((t.net_pnl for t in result.trades), Decimal(0))
+    assert result.final_capital == result.starting_capital + net
