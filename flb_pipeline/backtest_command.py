@@ -78,7 +78,7 @@ def run(args: argparse.Namespace) -> int:
     plan = make_plan(
         run_id=run_id, first_day=first, last_day=last, grid=args.grid, settings=search,
         source=args.source, step_s=60.0, lookback=timedelta(days=30),
-        root=store.backtest_dir, budget=Budget(max_seconds=args.max_seconds),
+        root=store.backtest_dir, budget=Budget(max_seconds=args.max_seconds, workers=1),
     )  # fmt: skip
     try:
         exported, estimate = export(plan, store)

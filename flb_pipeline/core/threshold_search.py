@@ -243,14 +243,16 @@ def period_pnl(outcome: ReplayResult, window: tuple[float, float], period_s: flo
     return np.diff(marks).tolist()
 
 
-SCREEN_S_PER_ROW = 0.5e-6
-"""Vectorised screens and model probabilities, per quote row and fold (benchmarks/RESULTS.md)."""
-REPLAY_S_PER_ROW = 0.1e-6
-"""Survivor selection and the cycle loop, per quote row and cell, on a history that trades."""
+SCREEN_S_PER_ROW = 0.4e-6
+"""Vectorised screens and model probabilities, per quote row and fold (benchmarks/RESULTS.md:
+0.3 µs measured)."""
+REPLAY_S_PER_ROW = 2e-6
+"""The cycle loop, per quote row and cell: measured 0.9 µs where 1% of the rows pass the
+screens and up to 3 µs where 11% do (benchmarks/RESULTS.md); the estimate takes the middle."""
 FIT_S = 1.0
 """One walk-forward refit on a few hundred thousand training points."""
-BYTES_PER_ROW = 120
-"""A quote row in memory with its screens, in one worker."""
+BYTES_PER_ROW = 200
+"""A quote row in memory with its screens and the Parquet read behind it, in one worker."""
 
 
 @dataclass(frozen=True)
@@ -279,10 +281,12 @@ class GridTooLarge(ValueError):
 
 
 def estimate_search(
-    rows: int, cells: int, folds: int, refits: int, workers: int = 1
+    rows: int, cells: int, folds: int, refits: int, workers: int = 1, steps: int | None = None
 ) -> SearchEstimate:
+    """`steps`: the units of work the search is cut into (folds, or fold × cell slices),
+    at most `workers` of which run at once."""
     work = rows * (SCREEN_S_PER_ROW + cells * REPLAY_S_PER_ROW) + refits * FIT_S
-    parallel = max(1, min(workers, folds))
+    parallel = max(1, min(workers, steps or folds))
     return SearchEstimate(
         rows, cells, folds, refits, workers, work / parallel, rows * BYTES_PER_ROW / 1e6
     )

@@ -130,8 +130,9 @@ def export(plan: BacktestPlan, store: Store) -> tuple[ExportedHistory, SearchEst
         )
     rows = exported.rows["settled_prices" if plan.source == "candles" else "market_snapshots"]
     estimate = estimate_search(
-        rows, len(plan.cells), plan.settings.folds, plan.refits(), plan.budget.workers
-    )
+        rows, len(plan.cells), plan.settings.folds, plan.refits(), plan.budget.workers,
+        len(fold_tasks(plan)),
+    )  # fmt: skip
     require_within_budget(estimate, plan.budget.max_seconds, plan.budget.max_memory_mb)
     return exported, estimate
 
