@@ -14,13 +14,11 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-import numpy as np
-
 from flb_pipeline.core.fees import FeeSchedule
 from flb_pipeline.core.grouping import ScanGroups
 from flb_pipeline.core.ledger import ClosedTrade, OrderContext, build_ledger, paper_settlement
 from flb_pipeline.core.records import Count, Fill, OrderIntent, Side, count_of
-from flb_pipeline.core.replay_history import NO_PRICE, YES, ReplayHistory, moment, price_of
+from flb_pipeline.core.replay_history import YES, ReplayHistory, moment
 from flb_pipeline.core.sizing import WHOLE, ExposureBook, Holding, order_cost
 
 
@@ -65,40 +63,6 @@ class RestingOrder:
         return count_of(self.intent.contracts - self.filled)
 
 
-class Marks:
-    """The last recorded bid of each side of each market at any time (forward-filled over
-    missing sides, as the live marks keep a side's last bid)."""
-
-    def __init__(self, history: ReplayHistory) -> None:
-        quotes = history.quotes
-        order = np.lexsort((quotes.ts, quotes.market))
-        self._market = quotes.market[order]
-        self._ts = quotes.ts[order]
-        self._bids = {
-            "yes": _forward_fill(quotes.yes_bid[order], self._market),
-            "no": _forward_fill(quotes.no_bid[order], self._market),
-        }
-        self._starts = np.searchsorted(self._market, np.arange(len(history.markets) + 1))
-
-    def bid(self, market: int, side: Side, ts: float) -> Decimal | None:
-        first, last = self._starts[market], self._starts[market + 1]
-        index = first + np.searchsorted(self._ts[first:last], ts, side="right") - 1
-        if index < first:
-            return None
-        units = int(self._bids[side][index])
-        return None if units == NO_PRICE else price_of(units)
-
-
-def _forward_fill(values: np.ndarray, market: np.ndarray) -> np.ndarray:
-    """Each row's value, or the market's last present one before it (NO_PRICE if none)."""
-    index = np.where(values != NO_PRICE, np.arange(len(values)), -1)
-    starts = np.r_[True, market[1:] != market[:-1]] if len(market) else np.zeros(0, bool)
-    first_of_market = np.maximum.accumulate(np.where(starts, np.arange(len(values)), 0))
-    last_seen = np.maximum.accumulate(index)
-    filled = np.where(last_seen >= first_of_market, values[np.maximum(last_seen, 0)], NO_PRICE)
-    return filled.astype(values.dtype)
-
-
 class Account:
     """Cash, lots and resting orders of one replay, and everything they produced."""
 
@@ -106,7 +70,7 @@ class Account:
         self.history = history
         self.cash = capital
         self.settle_lag_s = settle_lag_s
-        self.marks = Marks(history)
+        self.marks = history.marks
         self.lots: dict[int, list[Lot]] = defaultdict(list)
         self.resting: list[RestingOrder] = []
         self.fills: dict[int, list[Fill]] = defaultdict(list)

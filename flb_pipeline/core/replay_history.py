@@ -21,7 +21,7 @@ import numpy as np
 from flb_pipeline.core.families import family_in_series
 from flb_pipeline.core.grouping import ScanGroups, build_groups, grouping_markets
 from flb_pipeline.core.horizon_prices import HorizonQuotes
-from flb_pipeline.core.records import OrderBook, SeriesInfo
+from flb_pipeline.core.records import OrderBook, SeriesInfo, Side
 
 PRICE_UNITS = 10_000
 COUNT_UNITS = 100
@@ -137,12 +137,52 @@ class ReplayHistory:
         return recorded if recorded is not None else self._market_groups
 
     @functools.cached_property
+    def marks(self) -> Marks:
+        """Every market's last recorded bids, built once: every replay of this history marks
+        its lots with them, whatever its thresholds."""
+        return Marks(self)
+
+    @functools.cached_property
     def _market_groups(self) -> ScanGroups:
         markets = self.markets
         return ScanGroups(
             dict(zip(markets.ticker.tolist(), markets.group_id.tolist(), strict=True)),
             dict(zip(markets.event_ticker.tolist(), markets.group_id.tolist(), strict=True)),
         )
+
+
+class Marks:
+    """The last recorded bid of each side of each market at any time (forward-filled over
+    missing sides, as the live marks keep a side's last bid)."""
+
+    def __init__(self, history: ReplayHistory) -> None:
+        quotes = history.quotes
+        order = np.lexsort((quotes.ts, quotes.market))
+        self._market = quotes.market[order]
+        self._ts = quotes.ts[order]
+        self._bids = {
+            "yes": _forward_fill(quotes.yes_bid[order], self._market),
+            "no": _forward_fill(quotes.no_bid[order], self._market),
+        }
+        self._starts = np.searchsorted(self._market, np.arange(len(history.markets) + 1))
+
+    def bid(self, market: int, side: Side, ts: float) -> Decimal | None:
+        first, last = self._starts[market], self._starts[market + 1]
+        index = first + np.searchsorted(self._ts[first:last], ts, side="right") - 1
+        if index < first:
+            return None
+        units = int(self._bids[side][index])
+        return None if units == NO_PRICE else price_of(units)
+
+
+def _forward_fill(values: np.ndarray, market: np.ndarray) -> np.ndarray:
+    """Each row's value, or the market's last present one before it (NO_PRICE if none)."""
+    index = np.where(values != NO_PRICE, np.arange(len(values)), -1)
+    starts = np.r_[True, market[1:] != market[:-1]] if len(market) else np.zeros(0, bool)
+    first_of_market = np.maximum.accumulate(np.where(starts, np.arange(len(values)), 0))
+    last_seen = np.maximum.accumulate(index)
+    filled = np.where(last_seen >= first_of_market, values[np.maximum(last_seen, 0)], NO_PRICE)
+    return filled.astype(values.dtype)
 
 
 def settled_only(markets: Markets, quotes: Quotes, trades: Trades) -> tuple[
