@@ -69,7 +69,7 @@ def main() -> None:
         columns.markets, columns.quotes, columns.trades, columns.training, series_infos(),
         step_s=world.step_s,
     )  # fmt: skip
-    history.marks  # every market's recorded bids, shared by every replay of this history
+    _ = history.marks  # every market's recorded bids, built once for every replay of it
     built = time.perf_counter() - started
     print(f"history: {len(history.quotes):,} quote rows, {len(history.markets):,} markets,"
           f" {len(history.trades):,} prints, built in {built:.1f} s")  # fmt: skip
