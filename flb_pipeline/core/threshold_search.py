@@ -251,8 +251,9 @@ REPLAY_S_PER_ROW = 2e-6
 screens and up to 3 µs where 11% do (benchmarks/RESULTS.md); the estimate takes the middle."""
 FIT_S = 1.0
 """One walk-forward refit on a few hundred thousand training points."""
-BYTES_PER_ROW = 200
-"""A quote row in memory with its screens and the Parquet read behind it, in one worker."""
+BYTES_PER_ROW = 350
+"""A quote row in memory with its screens, marks and the Parquet read behind it, in one worker
+(3.4 GB measured for 10M rows)."""
 
 
 @dataclass(frozen=True)
