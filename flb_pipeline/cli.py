@@ -13,7 +13,7 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from flb_pipeline import operations
+from flb_pipeline import backtest_command, operations
 from flb_pipeline.exchange.embedded import SimulatorUnavailable
 from flb_pipeline.exchange.simulator.config import ConfigError
 from flb_pipeline.settings import SettingsError
@@ -22,7 +22,9 @@ from flb_pipeline.store import StoreUnavailable
 Command = Callable[[argparse.Namespace], int]
 REFUSED = 2  # a setting or argument we cannot honour
 UNAVAILABLE = 1  # the store or the simulator cannot be used right now
-BENCHMARKS = ("scan", "store", "model", "cycle", "ledger", "summary", "dagster_dev", "retention")
+BENCHMARKS = (
+    "scan", "store", "model", "cycle", "ledger", "summary", "dagster_dev", "retention", "backtest",
+)  # fmt: skip
 
 
 def _positive_int(text: str) -> int:
@@ -105,6 +107,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     status = commands.add_parser("status", help="what the store holds and what blocks trading")
     status.set_defaults(run=operations.status)
+
+    backtest_command.add_parser(commands)
 
     bench = commands.add_parser("bench", help="run a benchmark from benchmarks/ (a checkout)")
     bench.add_argument("name", choices=BENCHMARKS)

@@ -3,6 +3,7 @@
 import dagster as dg
 
 from flb_pipeline.defs.alerts import ALERT_SENSORS, AlertsResource
+from flb_pipeline.defs.assets.backtest import threshold_backtest
 from flb_pipeline.defs.assets.candidates import trade_candidates
 from flb_pipeline.defs.assets.decisions import correlation_groups, strategy_thresholds
 from flb_pipeline.defs.assets.execution import order_submissions
@@ -52,6 +53,7 @@ def build_definitions(
             positions,
             closed_trades,
             daily_metrics_summary,
+            threshold_backtest,
         ],
         asset_checks=[*SNAPSHOT_CHECKS, *RISK_CHECKS],
         jobs=JOBS,

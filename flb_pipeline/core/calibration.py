@@ -704,7 +704,7 @@ class WinProbabilityModel:
         seconds = np.asarray(seconds_to_close, dtype=float)
         q = win_probability(self.fit, yes_prices, family_array, seconds)
         if not self.cold_start:
-            known = np.array([f in self.fit.family_offsets for f in families], dtype=bool)
+            known = codes_in(family_array, self.fit.families) < len(self.fit.families)
             q = np.where(known, q, np.nan)
         if self.report is None:
             return q, np.zeros(len(q), dtype=bool)

@@ -17,6 +17,7 @@ do not have: they are recognised and never priced (`UnsupportedFeeType`), so nev
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -117,19 +118,34 @@ class FeeSchedule:
         self, contracts: Count, price: Decimal, precision: Decimal = ACCOUNT_PRECISION
     ) -> Decimal:
         """What buying `contracts` at `price` in one taker fill costs beyond contracts × price."""
-        return self.order_fill_fees([FeeLeg(contracts, price)], precision)[0]
+        return _one_fill_fee(self, contracts, price, precision, True, str(contracts), str(price))
 
     def maker_fee(
         self, contracts: Count, price: Decimal, precision: Decimal = ACCOUNT_PRECISION
     ) -> Decimal:
         """The same for a resting order filled at `price` in one fill."""
-        return self.order_fill_fees([FeeLeg(contracts, price, is_taker=False)], precision)[0]
+        return _one_fill_fee(self, contracts, price, precision, False, str(contracts), str(price))
 
     def order_fill_fees(
         self, legs: Iterable[FeeLeg], precision: Decimal = ACCOUNT_PRECISION
     ) -> list[Decimal]:
         """Net fee of each fill of one order, in fill order (Kalshi's fee rounding)."""
         return [charge.net for charge in fill_fee_components(self.trade_fee, legs, precision)]
+
+
+@functools.lru_cache(maxsize=65_536)
+def _one_fill_fee(
+    schedule: FeeSchedule,
+    contracts: Count,
+    price: Decimal,
+    precision: Decimal,
+    is_taker: bool,
+    *spelling: str,
+) -> Decimal:
+    """One fill's net fee, cached: sizing prices the same few (count, price) pairs over and
+    over (a binary search per cap, every cycle). `spelling` keys the cache on how the numbers
+    are written too, so a cached fee is the very Decimal an uncached call would return."""
+    return schedule.order_fill_fees([FeeLeg(contracts, price, is_taker)], precision)[0]
 
 
 def fill_fee_components(

@@ -35,6 +35,7 @@ from flb_pipeline.core.calibration import (
     CalibrationFit,
     CalibrationSample,
     Design,
+    codes_in,
     factorize,
     prediction_design,
     require_clean,
@@ -151,9 +152,27 @@ class CalibrationReport:
         self, yes_prices: np.ndarray, families: np.ndarray, seconds_to_close: np.ndarray
     ) -> np.ndarray:
         """Whether each market's cell passed the gate; a price outside [0, 1], a time to close
-        that is not a finite number ≥ 0, or a cell without held-out data never is."""
-        reasons = self.reasons(yes_prices, families, seconds_to_close)
-        return np.array([reason == TRADEABLE for reason in reasons], dtype=bool)
+        that is not a finite number ≥ 0, or a cell without held-out data never is.
+
+        Vectorised (one table lookup per market): a backtest asks for millions of quotes at
+        once. It answers exactly `reasons(...) == TRADEABLE`: a cell can only pass on held-out
+        data of its family and horizon."""
+        prices = np.atleast_1d(np.asarray(yes_prices, dtype=float))
+        seconds = np.atleast_1d(np.asarray(seconds_to_close, dtype=float))
+        passed = self.tradeable_cells()
+        known = sorted({cell.family for cell in passed})
+        table = np.zeros((len(known) + 1, BUCKET_COUNT, len(self.horizon_labels)), dtype=bool)
+        for cell in passed:
+            table[
+                known.index(cell.family), cell.bucket_low_cents // BUCKET_WIDTH_CENTS, cell.horizon
+            ] = True
+        valid = (prices >= 0) & (prices <= 1) & np.isfinite(seconds) & (seconds >= 0)
+        bucket = bucket_index(np.where(valid, prices, 0.0))
+        horizon = np.searchsorted(
+            np.asarray(self.horizon_edges_s, float), np.where(valid, seconds, 0.0), side="right"
+        )
+        family = codes_in(np.atleast_1d(np.asarray(families, dtype=object)), known)
+        return valid & table[family, bucket, horizon]
 
     def reasons(
         self, yes_prices: np.ndarray, families: np.ndarray, seconds_to_close: np.ndarray

@@ -209,7 +209,7 @@ def daily_loss(
     events: Sequence[RiskEvent],
 ) -> Verdict:
     """Trips at P&L <= -min($500, 5% of start-of-day capital); blocks until the next day."""
-    paused = _active_pause(events, DAILY_LOSS, now)
+    paused = active_pause(events, DAILY_LOSS, now)
     if pnl_today is None or start_of_day_capital is None:
         return cannot_evaluate(DAILY_LOSS, "no capital marks for today")
     limit = min(limits.daily_loss_dollars, limits.daily_loss_fraction * start_of_day_capital)
@@ -236,7 +236,7 @@ def loss_streak(
     it are spent, and a new streak counts only trades closed after them.
     """
     streak = limits.loss_streak_length
-    paused = _active_pause(events, LOSS_STREAK, now)
+    paused = active_pause(events, LOSS_STREAK, now)
     if paused:
         reason = f"{streak} losses in a row: paused until {paused.isoformat()}"
         return Verdict(LOSS_STREAK, False, streak, streak, paused, reason)
@@ -395,7 +395,7 @@ def _largest(exposures: Mapping[str, Decimal]) -> tuple[str, Decimal]:
     return max(exposures.items(), key=lambda item: item[1], default=("", Decimal(0)))
 
 
-def _active_pause(events: Sequence[RiskEvent], check: str, now: datetime) -> datetime | None:
+def active_pause(events: Sequence[RiskEvent], check: str, now: datetime) -> datetime | None:
     """The latest trip's pause, unless a reset was recorded after it or it has run out."""
     index = _last(events, check, (TRIP, RESET))
     if index is None or events[index].kind == RESET:

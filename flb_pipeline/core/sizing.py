@@ -123,7 +123,20 @@ class ExposureBook:
         return worst_case_loss(self.holdings, self.mutually_exclusive_events)
 
     def group_exposures(self) -> dict[str, Decimal]:
-        return {g: self.group_exposure(g) for g in sorted({h.group_id for h in self.holdings})}
+        by_group: dict[str, list[Holding]] = defaultdict(list)
+        for holding in self.holdings:
+            by_group[holding.group_id].append(holding)
+        return {
+            group: worst_case_loss(by_group[group], self.mutually_exclusive_events)
+            for group in sorted(by_group)
+        }
+
+    def position_exposures(self) -> dict[str, Decimal]:
+        """Every contract of each held market lost: what the position cap measures."""
+        by_ticker: dict[str, Decimal] = defaultdict(Decimal)
+        for holding in self.holdings:
+            by_ticker[holding.ticker] += holding.cost
+        return dict(by_ticker)
 
 
 def order_cost(schedule: FeeSchedule, contracts: Count, price: Decimal) -> Decimal:
@@ -221,13 +234,14 @@ def size_order(
     held = book.held_contracts(request.ticker, request.side)
     contracts = count_of(max(target - held, 0))
     sizing = Sizing(contracts, TARGET_HELD if held else KELLY, target, Decimal(0), Decimal(0))
-    limits: list[tuple[str, Callable[[ExposureBook], Decimal], Decimal]] = [
-        (POSITION_CAP, lambda b: b.position_exposure(request.ticker), caps.position_fraction),
-        (GROUP_CAP, lambda b: b.group_exposure(request.group_id), caps.group_fraction),
-        (TOTAL_CAP, lambda b: b.total_exposure(), caps.total_fraction),
+    limits = [
+        (POSITION_CAP, lambda h: h.ticker == request.ticker, False, caps.position_fraction),
+        (GROUP_CAP, lambda h: h.group_id == request.group_id, True, caps.group_fraction),
+        (TOTAL_CAP, lambda h: True, True, caps.total_fraction),
     ]
-    for name, exposure_of, fraction in limits:
-        allowed = _largest_within(request, book, contracts, exposure_of, fraction, capital)
+    for name, in_scope, worst_case, fraction in limits:
+        exposure = _exposure_with_order(request, book, in_scope, worst_case)
+        allowed = _largest_within(request, contracts, exposure, fraction, capital)
         if allowed < contracts:
             contracts, sizing = allowed, replace(sizing, binding_cap=name)
     if request.depth is not None and request.depth < contracts:
@@ -248,33 +262,76 @@ def proposed_holding(request: SizingRequest, contracts: Count) -> Holding:
     )
 
 
-def _largest_within(
+def _exposure_with_order(
     request: SizingRequest,
     book: ExposureBook,
+    in_scope: Callable[[Holding], bool],
+    worst_case: bool,
+) -> Callable[[Count], Decimal]:
+    """The exposure of a cap's scope once an order of C contracts is added, as a function of C.
+
+    The same figure as `position_exposure` (`worst_case` False: every contract lost) or
+    `group_exposure` / `total_exposure` of the book with the order in it, computed once for
+    the events the order is not in: a cap's search probes many counts, and only the order's
+    own event changes between probes.
+    """
+    scope = [h for h in book.holdings if in_scope(h)]
+    own = [h for h in scope if h.event_ticker == request.event_ticker]
+    others = [h for h in scope if h.event_ticker != request.event_ticker]
+    exclusive = book.mutually_exclusive_events if worst_case else frozenset()
+    base = worst_case_loss(others, exclusive) if worst_case else _all_lose(others)
+    event_loss = (
+        _event_worst_case if request.event_ticker in exclusive else _all_lose
+    )  # fmt: skip
+
+    def exposure(contracts: Count) -> Decimal:
+        return base + event_loss([*own, proposed_holding(request, contracts)])
+
+    return exposure
+
+
+def _largest_within(
+    request: SizingRequest,
     upper: Count,
-    exposure_of: Callable[[ExposureBook], Decimal],
+    exposure_of: Callable[[Count], Decimal],
     fraction: Decimal,
     capital: Decimal,
 ) -> Count:
-    """Largest count <= upper (in the market's steps) keeping `exposure_of(book + order)`
+    """Largest count <= upper (in the market's steps) keeping the exposure with the order
     within `fraction` of the capital left after the order's mark loss.
 
-    Exposure never falls and the marked capital never rises as a buy grows, so a binary
-    search finds the boundary.
+    Exposure never falls and the marked capital never rises as a buy grows, so the room left
+    (`slack`) falls with the count and the answer is where it crosses zero. Cost and fee are
+    all but linear in the count, so one interpolation between the ends lands on (or next to)
+    it; the search then only confirms, bisecting what is left if it missed.
     """
 
-    def fits(units: int) -> bool:
+    def slack(units: int) -> Decimal:
         contracts = count_of(units * request.step)
-        exposure = exposure_of(book.with_holding(proposed_holding(request, contracts)))
-        return exposure <= fraction * (capital - request.mark_loss(contracts))
+        room = fraction * (capital - request.mark_loss(contracts))
+        return room - exposure_of(contracts)
 
     top = int(Decimal(upper) / Decimal(request.step)) if upper > 0 else 0
-    if top <= 0 or fits(top):
-        return count_of(max(top, 0) * request.step)
-    low, high = 0, top
+    if top <= 0:
+        return 0
+    at_top = slack(top)
+    if at_top >= 0:
+        return count_of(top * request.step)
+    at_one = slack(1)
+    if at_one < 0:  # already at the cap: the common case once a position is held
+        return 0
+    low, high = 1, top
+    guess = min(max(1 + int((top - 1) * at_one / (at_one - at_top)), 1), top - 1)
+    if guess > low:
+        if slack(guess) >= 0:
+            low = guess
+        else:
+            high = guess
+    if high - low > 1 and slack(low + 1) < 0:
+        high = low + 1
     while high - low > 1:
         middle = (low + high) // 2
-        if fits(middle):
+        if slack(middle) >= 0:
             low = middle
         else:
             high = middle

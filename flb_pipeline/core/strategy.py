@@ -7,9 +7,10 @@ after the exact fee for the count we would actually trade.
 
 from __future__ import annotations
 
+import hashlib
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime
 from decimal import Decimal
 
@@ -49,6 +50,15 @@ class StrategyThresholds:
     # The model is fitted on prices a few minutes before close (calibration horizon);
     # applying it days out would extrapolate, so the window stays near that horizon.
     max_seconds_to_close: float = 1800.0
+
+
+def thresholds_id_of(thresholds: StrategyThresholds) -> str:
+    """An id derived from the values: the same thresholds always carry the same id, however
+    the price is written (0.90 and 0.9000 are one threshold)."""
+    values = asdict(thresholds)
+    values["min_favourite_price"] = Decimal(values["min_favourite_price"]).normalize()
+    values = repr(sorted(values.items()))
+    return f"thr-{hashlib.sha1(values.encode()).hexdigest()[:10]}"
 
 
 @dataclass(frozen=True)
@@ -119,6 +129,10 @@ def yes_mid(quote: MarketQuote) -> Decimal | None:
     return (quote.yes_bid + quote.yes_ask) / 2
 
 
+Assessment = tuple[np.ndarray, np.ndarray]
+"""`WinProbabilityModel.assess` of some quotes: YES probabilities and tradeable flags."""
+
+
 def market_contexts(
     quotes: Sequence[MarketQuote],
     groups: ScanGroups,
@@ -126,15 +140,19 @@ def market_contexts(
     fees: FeeBook,
     model: WinProbabilityModel,
     now: datetime,
+    assessed: Assessment | None = None,
 ) -> list[MarketContext]:
     """Each quote with its family, group, the fee schedule a fill pays now (scheduled
     changes and the market's fee waiver applied) and calibrated YES probability; the model
-    is applied to the whole scan at once."""
+    is applied to the whole scan at once. `assessed` is that very call's answer when it was
+    already made for these quotes (the backtester makes it for all its rows at once)."""
     families = [family_in_series(q.category, series.get(q.series_ticker)) for q in quotes]
     mids = [yes_mid(q) for q in quotes]
-    prices = np.array([float(m) if m is not None else 0.5 for m in mids])
-    seconds_to_close = np.array([(q.close_time - now).total_seconds() for q in quotes])
-    q_yes, tradeable = model.assess(prices, families, seconds_to_close)
+    if assessed is None:
+        prices = np.array([float(m) if m is not None else 0.5 for m in mids])
+        seconds_to_close = np.array([(q.close_time - now).total_seconds() for q in quotes])
+        assessed = model.assess(prices, families, seconds_to_close)
+    q_yes, tradeable = assessed
     return [
         MarketContext(
             quote=quote,

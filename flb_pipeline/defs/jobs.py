@@ -1,4 +1,7 @@
-"""Jobs. Every job runs in-process: one DuckDB writer, and no per-step spawn cost.
+"""Jobs. Every job runs in-process (one DuckDB writer, and no per-step spawn cost) except
+`backtest_job`, whose fold steps run side by side in their own processes: they read Parquet
+and write files, and only its first and last steps touch the store (see
+docs/ARCHITECTURE.md, "Backtest", for running it on the k8s or celery executor).
 
 Each carries a max runtime (`defs.runs.max_runtime`) far above its normal duration: a scan
 or a cycle takes seconds, the first history backfill may take an hour or more.
@@ -6,6 +9,7 @@ or a cycle takes seconds, the first history backfill may take an hour or more.
 
 import dagster as dg
 
+from flb_pipeline.defs.assets.backtest import threshold_backtest
 from flb_pipeline.defs.assets.candidates import trade_candidates
 from flb_pipeline.defs.assets.decisions import correlation_groups, strategy_thresholds
 from flb_pipeline.defs.assets.execution import order_submissions
@@ -70,6 +74,17 @@ daily_summary_job = dg.define_asset_job(
     tags=max_runtime(1800),
 )
 
+backtest_job = dg.define_asset_job(
+    "backtest_job",
+    selection=dg.AssetSelection.assets(threshold_backtest),
+    executor_def=dg.multiprocess_executor,
+    description=(
+        "Walk-forward threshold search: history to Parquet, one step per fold (in parallel),"
+        " one merge into the store. Adopts thresholds only if they pass every test."
+    ),
+    tags=max_runtime(4 * 3600),
+)
+
 JOBS = [
     snapshot_job,
     history_job,
@@ -80,4 +95,5 @@ JOBS = [
     halt_job,
     resume_job,
     retention_job,
+    backtest_job,
 ]

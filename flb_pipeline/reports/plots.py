@@ -37,7 +37,7 @@ def reliability_diagram(report: CalibrationReport, path: Path, title: str) -> Pa
     axes.set_ylim(0, 1)
     axes.set_title(title)
     axes.legend(loc="upper left")
-    return _save(figure, path)
+    return save_figure(figure, path)
 
 
 EDGE_COLOUR_LIMIT_CENTS = 5.0
@@ -72,14 +72,14 @@ def edge_heatmap(report: CalibrationReport, path: Path, title: str) -> Path:
         figure.colorbar(image, ax=axes, label="net edge (¢/contract)")
     panels[-1, 0].set_xlabel("YES price bucket (¢, low edge; below 50 the favourite is NO)")
     panels[0, 0].set_title(f"{title}; boxed: tradeable")
-    return _save(figure, path)
+    return save_figure(figure, path)
 
 
 def _box(column: int, row: int) -> plt.Rectangle:
     return plt.Rectangle((column - 0.5, row - 0.5), 1, 1, fill=False, edgecolor="black", lw=2)
 
 
-def _save(figure: plt.Figure, path: Path) -> Path:
+def save_figure(figure: plt.Figure, path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     figure.tight_layout()
     figure.savefig(path, dpi=100)
@@ -90,7 +90,7 @@ def _save(figure: plt.Figure, path: Path) -> Path:
 def cumulative_pnl_plot(
     points: list[tuple[datetime, Decimal]], path: Path, title: str, timezone: str
 ) -> Path:
-    return _save(cumulative_pnl_figure(points, title, timezone), path)
+    return save_figure(cumulative_pnl_figure(points, title, timezone), path)
 
 
 def cumulative_pnl_figure(
@@ -126,7 +126,7 @@ def pnl_by_bucket_plot(labels: list[str], net_pnl: list[float], path: Path, titl
     axes.set_xlabel("entry price bucket")
     axes.set_ylabel("net P&L ($)")
     axes.set_title(title)
-    return _save(figure, path)
+    return save_figure(figure, path)
 
 
 def outcome_reliability_plot(
@@ -144,7 +144,7 @@ def outcome_reliability_plot(
     axes.set_ylim(0, 1)
     axes.set_title(title)
     axes.legend(loc="upper left")
-    return _save(figure, path)
+    return save_figure(figure, path)
 
 
 def slippage_histogram(slippages_bps: list[float], path: Path, title: str) -> Path:
@@ -156,7 +156,7 @@ def slippage_histogram(slippages_bps: list[float], path: Path, title: str) -> Pa
     axes.set_xlabel("slippage vs decision price (bps, positive = worse)")
     axes.set_ylabel("fills")
     axes.set_title(title)
-    return _save(figure, path)
+    return save_figure(figure, path)
 
 
 def _no_data(axes: plt.Axes) -> None:

@@ -85,15 +85,20 @@ def day_file(root: Path, table: str, day: date) -> Path:
 def snapshots_everywhere(con: duckdb.DuckDBPyConnection, root: Path) -> str:
     """A temporary view `all_market_snapshots` over the live rows and the archive; returns
     its name (what the backtester reads)."""
-    files = sorted((root / "market_snapshots").glob("day=*/data.parquet"))
+    return everywhere(con, root, "market_snapshots")
+
+
+def everywhere(con: duckdb.DuckDBPyConnection, root: Path, table: str) -> str:
+    """A temporary view `all_<table>` over an archived table's live rows and its archive."""
+    if table not in ARCHIVED_TABLES:
+        raise ValueError(f"{table} is not archived")
+    files = sorted((root / table).glob("day=*/data.parquet"))
     archive = " UNION ALL BY NAME ".join(f"SELECT * FROM {_parquet(path)}" for path in files)
     union = (
-        f"SELECT * FROM market_snapshots UNION ALL BY NAME {archive}"
-        if files
-        else ("SELECT * FROM market_snapshots")
+        f"SELECT * FROM {table} UNION ALL BY NAME {archive}" if files else f"SELECT * FROM {table}"
     )
-    con.execute(f"CREATE OR REPLACE TEMP VIEW all_market_snapshots AS {union}")
-    return "all_market_snapshots"
+    con.execute(f"CREATE OR REPLACE TEMP VIEW all_{table} AS {union}")
+    return f"all_{table}"
 
 
 def _parquet(path: Path) -> str:

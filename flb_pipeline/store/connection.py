@@ -60,6 +60,11 @@ class Store:
         """Where scans older than the retention window go (see `store.archive`)."""
         return self.path.parent / "archive"
 
+    @property
+    def backtest_dir(self) -> Path:
+        """Where threshold searches keep their exported history and per-cell results."""
+        return self.path.parent / "backtests"
+
     @contextmanager
     def connect(self) -> Iterator[duckdb.DuckDBPyConnection]:
         """A connection for one unit of work, in autocommit: each statement lands on its own,

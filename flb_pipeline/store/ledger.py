@@ -398,11 +398,11 @@ def append_closed_trades(
         ).fetchall()
     }
     new = [t for t in trades if t.trade_id not in known]
-    append(con, "closed_trades", {**_trade_columns(new), "execution": [execution] * len(new)})
+    append(con, "closed_trades", {**trade_columns(new), "execution": [execution] * len(new)})
     return new
 
 
-def _trade_columns(trades: list[ClosedTrade]) -> dict[str, object]:
+def trade_columns(trades: list[ClosedTrade]) -> dict[str, object]:
     t = trades
     return {
         "trade_id": [x.trade_id for x in t],

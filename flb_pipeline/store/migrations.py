@@ -482,6 +482,96 @@ MIGRATIONS: tuple[Migration, ...] = (
         );
         """,
     ),
+    Migration(
+        14,
+        "backtests: other traders' recorded prints; threshold searches, their cells and trades",
+        """
+        CREATE TABLE market_trades (
+            trade_id VARCHAR PRIMARY KEY,
+            ticker VARCHAR NOT NULL,
+            created_time TIMESTAMPTZ NOT NULL,
+            yes_price DECIMAL(10, 4) NOT NULL,
+            contracts DECIMAL(18, 2) NOT NULL,
+            taker_side VARCHAR NOT NULL
+        );
+        CREATE INDEX market_trades_by_ticker ON market_trades (ticker, created_time);
+        CREATE TABLE backtest_runs (
+            run_id VARCHAR PRIMARY KEY,
+            created_at TIMESTAMPTZ NOT NULL,
+            range_start TIMESTAMPTZ NOT NULL,
+            range_end TIMESTAMPTZ NOT NULL,
+            grid VARCHAR NOT NULL,
+            cells INTEGER NOT NULL,
+            folds INTEGER NOT NULL,
+            chosen_cell VARCHAR NOT NULL,
+            adopted BOOLEAN NOT NULL,
+            reason VARCHAR NOT NULL,
+            tests JSON NOT NULL,
+            pbo DOUBLE,
+            deflated_sharpe DOUBLE,
+            oos_return DOUBLE,
+            oos_ci_low DOUBLE,
+            oos_ci_high DOUBLE,
+            thresholds_id VARCHAR,
+            min_favourite_price DECIMAL(10, 4) NOT NULL,
+            min_edge DOUBLE NOT NULL,
+            kelly_fraction DOUBLE NOT NULL,
+            min_seconds_to_close DOUBLE NOT NULL,
+            max_seconds_to_close DOUBLE NOT NULL,
+            order_style VARCHAR NOT NULL,
+            skipped JSON NOT NULL,
+            report_path VARCHAR
+        );
+        CREATE TABLE backtest_cells (
+            run_id VARCHAR NOT NULL,
+            cell_id VARCHAR NOT NULL,
+            thresholds_id VARCHAR NOT NULL,
+            order_style VARCHAR NOT NULL,
+            label VARCHAR NOT NULL,
+            trades INTEGER NOT NULL,
+            net_pnl DOUBLE NOT NULL,
+            net_return DOUBLE NOT NULL,
+            sharpe DOUBLE,
+            sortino DOUBLE,
+            max_drawdown DOUBLE NOT NULL,
+            hit_rate DOUBLE,
+            turnover DOUBLE NOT NULL,
+            capital_utilisation DOUBLE NOT NULL,
+            bucket_net_bps JSON NOT NULL,
+            kill_switch_trips INTEGER NOT NULL,
+            PRIMARY KEY (run_id, cell_id)
+        );
+        CREATE TABLE backtest_trades (
+            run_id VARCHAR NOT NULL,
+            cell_id VARCHAR NOT NULL,
+            fold INTEGER NOT NULL,
+            trade_id VARCHAR NOT NULL,
+            execution VARCHAR NOT NULL,
+            order_id VARCHAR NOT NULL,
+            ticker VARCHAR NOT NULL,
+            family VARCHAR,
+            group_id VARCHAR,
+            side VARCHAR NOT NULL,
+            entry_price DECIMAL(10, 4) NOT NULL,
+            decision_price DECIMAL(10, 4),
+            contracts DECIMAL(18, 2) NOT NULL,
+            cost DECIMAL(20, 6) NOT NULL,
+            fees DECIMAL(20, 6) NOT NULL,
+            slippage_bps DOUBLE,
+            result VARCHAR NOT NULL,
+            gross_pnl DECIMAL(20, 6) NOT NULL,
+            net_pnl DECIMAL(20, 6) NOT NULL,
+            opened_at TIMESTAMPTZ NOT NULL,
+            closed_at TIMESTAMPTZ NOT NULL,
+            holding_period_s DOUBLE NOT NULL,
+            model_id VARCHAR,
+            scan_id VARCHAR,
+            win_probability DOUBLE,
+            close_kind VARCHAR NOT NULL,
+            PRIMARY KEY (run_id, cell_id, trade_id)
+        );
+        """,
+    ),
 )
 
 

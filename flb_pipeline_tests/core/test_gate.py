@@ -289,3 +289,18 @@ def test_the_gate_finds_real_edge():
     assert len(with_edge) >= 10 * 10 and len(without_edge) >= 10 * 40
     assert np.mean(with_edge) >= 0.8
     assert np.mean(without_edge) <= 0.05
+
+
+def test_the_vectorised_tradeable_mask_is_exactly_the_gates_verdict():
+    sample = biased_world(np.random.default_rng(1), 20_000, 1.3, price=0.92)
+    fit = true_fit(1.3, families=("weather", "politics"))
+    report = evaluate_calibration(fit, sample)
+    rng = np.random.default_rng(8)
+    prices = np.concatenate([rng.uniform(-0.1, 1.1, 2_000), np.full(200, 0.92), [np.nan]])
+    families = rng.choice(["weather", "politics", "crypto"], len(prices)).astype(object)
+    seconds = rng.choice([NEAR, 3 * DAY, -1.0, np.inf, np.nan], len(prices))
+
+    mask = report.tradeable_mask(prices, families, seconds)
+
+    assert mask.tolist() == [r == TRADEABLE for r in report.reasons(prices, families, seconds)]
+    assert 0 < mask.sum() < len(prices)

@@ -171,3 +171,45 @@ def test_fee_is_included_in_cost_and_stake(price, edge, capital):
     assert sizing.cost == sizing.contracts * price + sizing.fee
     p_eff = float(sizing.cost) / sizing.contracts
     assert float(sizing.cost) <= 0.25 * kelly_fraction(q, p_eff) * float(capital) + 1e-6
+
+
+def _fits_every_cap(req, book, capital, caps, contracts):
+    """The caps as first defined: the book with the order in it, every cap re-measured."""
+    with_order = book.with_holding(proposed_holding(req, contracts))
+    room = capital - req.mark_loss(contracts)
+    return (
+        with_order.position_exposure(req.ticker) <= caps.position_fraction * room
+        and with_order.group_exposure(req.group_id) <= caps.group_fraction * room
+        and with_order.total_exposure() <= caps.total_fraction * room
+    )
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["T1", "T2", "T3", "T4"]),
+            st.sampled_from(["yes", "no"]),
+            st.integers(1, 400),
+            st.sampled_from(["G1", "G2"]),
+        ),
+        max_size=8,
+    ),
+    st.sampled_from(["T1", "T2", "T5"]),
+    st.booleans(),
+)
+def test_caps_measured_per_event_equal_the_book_with_the_order(held, ticker, exclusive):
+    """Sizing measures only the order's own event per probe; the count it finds is still the
+    largest one the whole book with the order in it allows."""
+    event_of = {"T1": "E1", "T2": "E1", "T3": "E2", "T4": "E3", "T5": "E1"}
+    holdings = tuple(
+        Holding(t, event_of[t], group, side, n, D(n) * D("0.9")) for t, side, n, group in held
+    )
+    book = ExposureBook(holdings, frozenset({"E1"}) if exclusive else frozenset())
+    req = request(0.99, "0.90", ticker=ticker, event=event_of[ticker], side="no")
+    capital = D(20_000)
+    sized = size_order(req, book, capital, CAPS, 1.0)
+    wanted = max(sized.kelly_contracts - book.held_contracts(ticker, "no"), 0)
+    assert sized.contracts == 0 or _fits_every_cap(req, book, capital, CAPS, sized.contracts)
+    if sized.contracts < wanted:
+        assert not _fits_every_cap(req, book, capital, CAPS, sized.contracts + 1)

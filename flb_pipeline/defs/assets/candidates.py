@@ -6,6 +6,7 @@ opportunities (a full-universe book fetch is not a scan on Kalshi's rate limits)
 them, best edge first.
 """
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -15,18 +16,17 @@ import duckdb
 import pandas as pd
 
 from flb_pipeline.core.calibration import WinProbabilityModel
+from flb_pipeline.core.cycle import CycleInputs, decide_cycle
 from flb_pipeline.core.fees import schedules_of
 from flb_pipeline.core.modes import TradingMode
-from flb_pipeline.core.records import Side
+from flb_pipeline.core.sizing import ExposureBook
 from flb_pipeline.core.strategy import (
     Candidate,
+    DepthMap,
     Opportunity,
     StrategyThresholds,
     depth_within_limit,
     exclusion_counts,
-    market_contexts,
-    screen_scan,
-    size_candidates,
 )
 from flb_pipeline.defs.assets.model import win_probability_model
 from flb_pipeline.defs.exposure import exposure_book
@@ -169,33 +169,33 @@ def _decide(
     groups = load_groups(con, cycle.scan_id)
     series = load_series(con)
     schedules = schedules_of(series)
-    contexts = market_contexts(quotes, groups, series, fee_book(con), cycle.model, cycle.now)
-    screening = screen_scan(
-        contexts, cycle.thresholds, cycle.capital, cycle.now, cycle.trading.max_orders_per_cycle
+    inputs = CycleInputs(
+        quotes, groups, series, fee_book(con), cycle.model, cycle.now, cycle.capital,
+        cycle.thresholds, cycle.risk.caps(), cycle.trading.max_orders_per_cycle,
+    )  # fmt: skip
+
+    def exposure_of(chosen: Sequence[Opportunity]) -> ExposureBook:
+        _learn_events(client, con, cycle, chosen)
+        return exposure_book(con, cycle.mode.execution, groups, schedules)
+
+    decision = decide_cycle(
+        inputs, lambda chosen: _book_depth(client, con, cycle, chosen), exposure_of
     )
-    chosen, exclusions = screening.chosen, screening.exclusions
-    depth = _book_depth(client, con, cycle, chosen)
-    _learn_events(client, con, cycle, chosen)
-    book = exposure_book(con, cycle.mode.execution, groups, schedules)
-    candidates, trimmed, _ = size_candidates(
-        chosen, book, cycle.capital, cycle.risk.caps(), cycle.thresholds, depth
-    )
-    exclusions.extend(trimmed)
-    counts = exclusion_counts(exclusions)
+    counts = exclusion_counts(decision.exclusions)
     save_candidates(
-        con, cycle.scan_id, candidates, model_id=cycle.model.model_id,
+        con, cycle.scan_id, decision.candidates, model_id=cycle.model.model_id,
         thresholds_id=thresholds_id, decided_at=cycle.now,
         quote_ts={q.ticker: q.quote_ts for q in quotes},
     )  # fmt: skip
     save_exclusions(con, cycle.scan_id, counts)
-    return Decision(candidates, counts, len(quotes), screening.opportunities)
+    return Decision(decision.candidates, counts, decision.markets, decision.opportunities)
 
 
 def _learn_events(
     client: KalshiClient,
     con: duckdb.DuckDBPyConnection,
     cycle: Cycle,
-    chosen: list[Opportunity],
+    chosen: Sequence[Opportunity],
 ) -> None:
     """Which events of the orders we may send and the lots we hold are mutually exclusive:
     worst-case exposure depends on it. Only these few are fetched."""
@@ -208,8 +208,11 @@ def _learn_events(
 
 
 def _book_depth(
-    client: KalshiClient, con: duckdb.DuckDBPyConnection, cycle: Cycle, chosen: list[Opportunity]
-) -> dict[tuple[str, Side], int] | None:
+    client: KalshiClient,
+    con: duckdb.DuckDBPyConnection,
+    cycle: Cycle,
+    chosen: Sequence[Opportunity],
+) -> DepthMap | None:
     """Contracts offered at or below each order's limit price, from freshly fetched books.
 
     Resting maker orders take no liquidity, so their size is not limited by depth.

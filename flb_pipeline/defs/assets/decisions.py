@@ -1,6 +1,5 @@
 """The decision path of one scan: correlation groups, thresholds, sized FLB candidates."""
 
-import hashlib
 from dataclasses import asdict
 from decimal import Decimal
 
@@ -13,9 +12,7 @@ from flb_pipeline.core.grouping import (
     group_summary,
     grouping_markets,
 )
-from flb_pipeline.core.strategy import (
-    StrategyThresholds,
-)
+from flb_pipeline.core.strategy import StrategyThresholds, thresholds_id_of
 from flb_pipeline.defs.resources import (
     ClockResource,
     StoreResource,
@@ -23,6 +20,7 @@ from flb_pipeline.defs.resources import (
 )
 from flb_pipeline.defs.session import DUCKDB_POOL
 from flb_pipeline.reports.tables import markdown_table
+from flb_pipeline.store.backtests import SearchRecord, latest_search
 from flb_pipeline.store.decisions import (
     ThresholdsRecord,
     recent_mids,
@@ -85,40 +83,67 @@ class ThresholdsConfig(dg.Config):
     kelly_fraction: float = StrategyThresholds.kelly_fraction
     min_seconds_to_close: float = StrategyThresholds.min_seconds_to_close
     max_seconds_to_close: float = StrategyThresholds.max_seconds_to_close
+    use_backtest: bool = True
+    """Trade the thresholds the latest threshold search adopted, if it adopted any."""
+
+    def thresholds(self) -> StrategyThresholds:
+        return StrategyThresholds(
+            min_favourite_price=Decimal(str(self.min_favourite_price)),
+            min_edge=self.min_edge,
+            kelly_fraction=self.kelly_fraction,
+            min_seconds_to_close=self.min_seconds_to_close,
+            max_seconds_to_close=self.max_seconds_to_close,
+        )
 
 
 @dg.asset(
+    deps=["threshold_backtest"],
     pool=DUCKDB_POOL,
     group_name="decisions",
     kinds={"duckdb"},
-    description="The thresholds trade_candidates applies, under an id derived from their values.",
+    description=(
+        "The thresholds trade_candidates applies, under an id derived from their values: the"
+        " config's, unless the latest threshold search adopted others."
+    ),
 )
 def strategy_thresholds(
-    config: ThresholdsConfig, store: StoreResource, clock: ClockResource
+    config: ThresholdsConfig, store: StoreResource, clock: ClockResource, trading: TradingResource
 ) -> dg.Output[str]:
-    thresholds = StrategyThresholds(
-        min_favourite_price=Decimal(str(config.min_favourite_price)),
-        min_edge=config.min_edge,
-        kelly_fraction=config.kelly_fraction,
-        min_seconds_to_close=config.min_seconds_to_close,
-        max_seconds_to_close=config.max_seconds_to_close,
-    )
-    record = ThresholdsRecord(thresholds_id_of(thresholds), "config", thresholds)
     with store.store().connect() as con:
+        search = latest_search(con) if config.use_backtest else None
+        record, why = _chosen(config, search, trading.order_style)
         save_thresholds(con, record, clock.now())
     return dg.Output(
         record.thresholds_id,
         metadata={
             "thresholds_id": record.thresholds_id,
             "source": record.source,
+            "backtest": dg.MetadataValue.text(why),
             **{
                 name: dg.MetadataValue.text(str(value))
-                for name, value in asdict(thresholds).items()
+                for name, value in asdict(record.thresholds).items()
             },
         },
     )
 
 
-def thresholds_id_of(thresholds: StrategyThresholds) -> str:
-    values = repr(sorted(asdict(thresholds).items()))
-    return f"thr-{hashlib.sha1(values.encode()).hexdigest()[:10]}"
+def _chosen(
+    config: ThresholdsConfig, search: SearchRecord | None, order_style: str
+) -> tuple[ThresholdsRecord, str]:
+    """The adopted thresholds of the latest search when they are for the order style this
+    deployment trades; else the config's, with the reason."""
+    defaults = config.thresholds()
+    fallback = ThresholdsRecord(thresholds_id_of(defaults), "config", defaults)
+    if search is None:
+        return fallback, "no threshold search yet" if config.use_backtest else "not used"
+    if not search.adopted:
+        return fallback, f"{search.run_id}: {search.reason}"
+    if search.order_style != order_style:
+        return fallback, (
+            f"{search.run_id} adopted thresholds for {search.order_style} orders; this"
+            f" deployment sends {order_style} orders, so the config's stay"
+        )
+    adopted = ThresholdsRecord(
+        thresholds_id_of(search.thresholds), f"backtest:{search.run_id}", search.thresholds
+    )
+    return adopted, f"{search.run_id}: {search.reason}"

@@ -5,7 +5,6 @@ from datetime import datetime
 from pathlib import Path
 
 import dagster as dg
-import numpy as np
 import pandas as pd
 from pydantic import Field
 
@@ -14,21 +13,13 @@ from flb_pipeline.core.calibration import (
     CalibrationPrior,
     HorizonBuckets,
     WinProbabilityModel,
-    clean_sample,
     cold_start_fit,
-    fit_calibration,
     parse_reference_csv,
     prior_from_reference,
-    time_split,
 )
-from flb_pipeline.core.families import market_family
-from flb_pipeline.core.gate import CalibrationReport, EdgeCell, GateRules, evaluate_calibration
-from flb_pipeline.core.horizon_prices import (
-    HorizonCount,
-    HorizonQuotes,
-    PriceTolerance,
-    horizon_points,
-)
+from flb_pipeline.core.gate import CalibrationReport, EdgeCell, GateRules
+from flb_pipeline.core.horizon_prices import HorizonCount, PriceTolerance
+from flb_pipeline.core.model_fit import ModelSettings, fit_model, horizon_quotes
 from flb_pipeline.defs.assets.ingest import settled_history
 from flb_pipeline.defs.resources import ClockResource, ReportsResource, StoreResource
 from flb_pipeline.defs.session import DUCKDB_POOL
@@ -63,6 +54,13 @@ class CalibrationConfig(dg.Config):
 
     def rules(self) -> GateRules:
         return GateRules(self.min_cell_points, self.min_cell_events, self.fdr)
+
+    def settings(self) -> ModelSettings:
+        tolerance = PriceTolerance(self.tolerance_fraction, self.min_tolerance_minutes * 60)
+        return ModelSettings(
+            self.horizons_s(), self.buckets(), tolerance, self.test_fraction, self.min_points,
+            self.rules(),
+        )  # fmt: skip
 
 
 EDGE_ONLY_GATE = {"fdr": 1.0, "min_cell_points": 30, "min_cell_events": 20}
@@ -123,50 +121,16 @@ def _fit(
     previous: WinProbabilityModel | None,
     model_id: str,
 ) -> tuple[WinProbabilityModel, list[HorizonCount], int]:
-    points, counts = horizon_points(
-        _quotes(frame),
-        config.horizons_s(),
-        PriceTolerance(config.tolerance_fraction, config.min_tolerance_minutes * 60),
-    )
-    sample, dropped = clean_sample(points)
-    train, test = time_split(sample, config.test_fraction)
     try:
-        fit = fit_calibration(
-            train, reference_prior(), horizons=config.buckets(), min_points=config.min_points
-        )
+        fitted = fit_model(horizon_quotes(frame), config.settings(), reference_prior(), model_id)
     except CalibrationFailed as failure:
         kept = previous.model_id if previous else "none (trading stays blocked)"
         context.log.error(f"calibration failed: {failure.reason}; keeping model {kept}")
         raise dg.Failure(
             description=f"calibration failed: {failure.reason}; the previous model {kept} stays",
-            metadata={"kept_model_id": kept, "settled_price_points": len(sample)},
+            metadata={"kept_model_id": kept},
         ) from failure
-    report = evaluate_calibration(fit, test, rules=config.rules())
-    return WinProbabilityModel(model_id, fit, report, config.horizons_s()), counts, dropped
-
-
-def _quotes(frame: pd.DataFrame) -> HorizonQuotes:
-    """The frame's columns as arrays; families are looked up once per distinct category pair."""
-    pairs = list(
-        zip(frame["category"].map(_text), frame["series_category"].map(_text), strict=True)
-    )
-    family_of = {pair: market_family(*pair) for pair in set(pairs)}
-    return HorizonQuotes(
-        event=frame["event_ticker"].to_numpy(dtype=object),
-        family=np.array([family_of[pair] for pair in pairs], dtype=object),
-        outcome=frame["outcome"].to_numpy(dtype=int),
-        open_ts=frame["open_ts"].to_numpy(dtype=float),
-        close_ts=frame["close_ts"].to_numpy(dtype=float),
-        horizon_s=frame["horizon_s"].to_numpy(dtype=float),
-        candle_ts=frame["candle_ts"].to_numpy(dtype=float, na_value=np.nan),
-        yes_bid=frame["yes_bid"].to_numpy(dtype=float, na_value=np.nan),
-        yes_ask=frame["yes_ask"].to_numpy(dtype=float, na_value=np.nan),
-    )
-
-
-def _text(value: object) -> str | None:
-    """A nullable text column's value (pandas shows SQL NULL as NaN)."""
-    return None if pd.isna(value) else str(value)
+    return fitted.model, fitted.counts, fitted.dropped
 
 
 def _log_skips(context: dg.AssetExecutionContext, counts: list[HorizonCount]) -> None:
