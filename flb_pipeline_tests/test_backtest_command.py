@@ -13,7 +13,7 @@ SHORT = ["--folds", "2", "--refit-hours", "6", "--period-hours", "1"]
 
 @pytest.fixture
 def history_db(calibrated_template: Path, tmp_path: Path, monkeypatch) -> Path:
-    """Settled history without a single scan: no series, so no fee schedule is known."""
+    """Settled history (with its series and fee schedules) without a single scan."""
     db = tmp_path / "flb.duckdb"
     shutil.copyfile(calibrated_template, db)
     monkeypatch.setenv("FLB_DB_PATH", str(db))
@@ -34,9 +34,9 @@ def test_backtest_prints_the_summary_and_where_the_report_is(history_db, capsys)
     }  # fmt: skip
     document = json.loads(target.read_text())
     assert document["verdict"]["adopted"] is False
-    # Without fee schedules nothing may be priced: said, counted, and nothing made up.
-    assert document["skipped"]["markets_of_series_without_fee_schedule"] > 1000
-    assert "skipped: " in out and "unsupported_fee_type" in out
+    # Rows the screens could not price are said and counted, never made up.
+    assert document["skipped"]["model_not_tradeable_here"] > 1000
+    assert "skipped: " in out and "model_not_tradeable_here" in out
     assert document["verdict"]["out_of_sample"]["sharpe"] is None
 
 

@@ -53,6 +53,10 @@ class Markets:
     open_ts: np.ndarray
     close_ts: np.ndarray
     result: np.ndarray
+    price_levels: np.ndarray
+    """Each market's price grid as its scans recorded it (`PriceLevels.as_text`; None: no
+    scan saw it, so the standard cent grid)."""
+    fractional: np.ndarray
 
     def __len__(self) -> int:
         return len(self.ticker)
@@ -63,7 +67,7 @@ class Markets:
 
 _MARKET_FIELDS = (
     "ticker", "event_ticker", "series_ticker", "category", "family", "group_id", "open_ts",
-    "close_ts", "result",
+    "close_ts", "result", "price_levels", "fractional",
 )  # fmt: skip
 
 
@@ -316,6 +320,8 @@ def _markets(columns: Mapping[str, np.ndarray], series: Mapping[str, SeriesInfo]
         open_ts=np.asarray(columns["open_ts"], dtype=float),
         close_ts=np.asarray(columns["close_ts"], dtype=float),
         result=np.array(result, dtype=np.int8),
+        price_levels=np.asarray(columns.get("price_levels", [None] * len(ticker)), dtype=object),
+        fractional=np.asarray(columns.get("fractional", [False] * len(ticker)), dtype=bool),
     )
 
 

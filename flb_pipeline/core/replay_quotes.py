@@ -3,6 +3,7 @@ scan would have listed them, the book a row was recorded with, and the cycle's s
 
 from __future__ import annotations
 
+import functools
 from decimal import Decimal
 
 import numpy as np
@@ -10,12 +11,13 @@ import numpy as np
 from flb_pipeline.core.records import MarketQuote, OrderBook
 from flb_pipeline.core.replay_fills import quoted_book
 from flb_pipeline.core.replay_history import NO_PRICE, ReplayHistory, moment, price_of
+from flb_pipeline.core.ticks import PriceLevels
 
 CANDLE_SCAN_PREFIX = "bt-"
 
 
 def market_quotes(history: ReplayHistory, rows: np.ndarray) -> list[MarketQuote]:
-    """The rows as the quotes a live scan would have listed."""
+    """The rows as the quotes a live scan would have listed, on each market's price grid."""
     quotes, markets = history.quotes, history.markets
     return [
         MarketQuote(
@@ -35,6 +37,8 @@ def market_quotes(history: ReplayHistory, rows: np.ndarray) -> list[MarketQuote]
             open_time=moment(markets.open_ts[m]),
             close_time=moment(markets.close_ts[m]),
             quote_ts=moment(quoted),
+            price_levels=_grid(markets.price_levels[m]),
+            fractional=bool(markets.fractional[m]),
         )
         for m, yes_bid, yes_ask, no_bid, no_ask, active, quoted in zip(
             quotes.market[rows].tolist(),
@@ -47,6 +51,12 @@ def market_quotes(history: ReplayHistory, rows: np.ndarray) -> list[MarketQuote]
             strict=True,
         )
     ]
+
+
+@functools.cache
+def _grid(text: str | None) -> PriceLevels | None:
+    """Memoised: a history's markets share a handful of grids."""
+    return PriceLevels.from_text(text)
 
 
 def row_book(history: ReplayHistory, scan_id: str, row: int, assumed_depth: int) -> OrderBook:

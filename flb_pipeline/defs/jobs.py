@@ -82,7 +82,7 @@ backtest_job = dg.define_asset_job(
         "Walk-forward threshold search: history to Parquet, one step per fold (in parallel),"
         " one merge into the store. Adopts thresholds only if they pass every test."
     ),
-    tags=max_runtime(4 * 3600),
+    tags=max_runtime(3 * 3600),
 )
 
 JOBS = [

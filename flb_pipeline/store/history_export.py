@@ -151,8 +151,12 @@ def replay_history(
     """The export as a replay: candles on a `step_s` grid, or the recorded scans."""
     markets = con.execute(
         "SELECT ticker, event_ticker, series_ticker, coalesce(category, '') AS category,"
-        " epoch(open_time) AS open_ts, epoch(close_time) AS close_ts, result"
-        " FROM settled_markets ORDER BY ticker"
+        " epoch(open_time) AS open_ts, epoch(close_time) AS close_ts, result,"
+        " g.price_levels, coalesce(g.fractional, false) AS fractional"
+        " FROM settled_markets LEFT JOIN ("
+        "   SELECT ticker, arg_max(price_levels, snapshot_ts) AS price_levels,"
+        "   arg_max(fractional, snapshot_ts) AS fractional FROM market_snapshots GROUP BY ticker"
+        " ) g USING (ticker) ORDER BY ticker"
     ).fetchnumpy()
     con.execute(
         "CREATE OR REPLACE TEMP VIEW market_index AS SELECT ticker,"

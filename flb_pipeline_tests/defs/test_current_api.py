@@ -104,7 +104,7 @@ def test_a_cycle_trades_and_reconciles_through_the_current_api_only(trading_db) 
         assert all(check_results(cycle).values()), check_results(cycle)
         assert materialization_metadata(cycle, "order_submissions")["orders_sent"] > 0
         assert run_job(defs, "reconcile_job").success
-        control = SimControl(upstream)
+        control = SimControl(upstream.root_url)
         at_exchange = control.listing("/portfolio/orders", field="orders")
         held = {
             p["ticker"]: Decimal(p["position_fp"])

@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from flb_pipeline.defs.assets.model import EDGE_ONLY_GATE, calibration_run_config
+from flb_pipeline.defs.checks import SWITCHES
 from flb_pipeline.store import Store
 from flb_pipeline_tests.e2e.harness import Deployment
 
@@ -99,7 +100,7 @@ def test_runs_launched_together_wait_their_turn_and_lose_nothing(tmp_path):
     assert all(markets == snapshots == distinct > 0 for _, markets, snapshots, distinct in cycles)
     assert scalar(dev, "SELECT count(*) FROM scans WHERE status <> 'complete'") == 0
     verdicts = rows(dev, "SELECT scan_id, count(*) FROM risk_check_results GROUP BY scan_id")
-    assert sorted(count for _, count in verdicts) == [9] * len(trading)
+    assert sorted(count for _, count in verdicts) == [len(SWITCHES) + 1] * len(trading)
 
     local_orders = rows(dev, "SELECT client_order_id FROM orders")
     assert len(local_orders) == len({cid for (cid,) in local_orders}) > 0

@@ -19,6 +19,7 @@ import dagster as dg
 import pytest
 
 from flb_pipeline.defs.assets.model import EDGE_ONLY_GATE, calibration_run_config
+from flb_pipeline.defs.checks import SWITCHES
 from flb_pipeline.store import Store
 from flb_pipeline_tests.e2e.harness import Deployment, WebhookReceiver
 
@@ -158,7 +159,7 @@ def cycles_trade(dev: Deployment) -> None:
     assert tags["dagster/run_key"].startswith("trading-cycle-")
     assert tags["dagster/sensor_name"] == "trading_job_sensor"
     assert all(passed for passed, _ in verdicts(dev, cycle["runId"]).values())
-    assert len(verdicts(dev, cycle["runId"])) == 9
+    assert len(verdicts(dev, cycle["runId"])) == len(SWITCHES) + 1  # and manual_halt
     assert dev.simulator().state()["orders"] >= orders_of_run(dev, cycle["runId"]) > 0
     assert scalar(dev, "SELECT count(*) FROM orders") == scalar(
         dev, "SELECT count(DISTINCT client_order_id) FROM orders"

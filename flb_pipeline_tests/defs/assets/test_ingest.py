@@ -109,7 +109,7 @@ def test_history_backfills_across_the_historical_cutoff_with_no_gap_and_no_dupli
     the live listing. Later, as the cutoff moves on, nothing is fetched twice or missed."""
     world = small_world(history_days=2.0, history_events=60, historical_cutoff_s=43_200.0)
     with SimulatorServer(world) as server:
-        control = SimControl(server)
+        control = SimControl(server.root_url)
         defs = definitions_for(server.url, db_path)
         first = materialization_metadata(run_job(defs, "history_job"), "settled_history")
         live = control.listing("/markets", status="settled")
