@@ -2,7 +2,8 @@
 
     .venv/bin/python -m benchmarks.bench_cycle [markets, default 5000]
 
-The simulator runs in its own process (manual clock, moved 60 s between cycles). Reported:
+The simulator runs in its own process (manual clock, moved 60 s between cycles); the model's
+gate is the demo's (edge shown, not proven), so the cycles exercise the whole order path. Reported:
 the whole `trading_job` run (7 assets, 12 checks, Dagster's own bookkeeping included) and its
 critical path, from the start of `market_snapshots` to the end of `order_submissions`.
 """
@@ -15,6 +16,7 @@ import time
 from pathlib import Path
 
 from benchmarks.common import peak_rss_mb, percentiles, simulator_process
+from flb_pipeline.defs.assets.model import EDGE_ONLY_GATE, calibration_run_config
 from flb_pipeline.demo import materialization_metadata
 from flb_pipeline.exchange.embedded import advance_simulator_clock
 from flb_pipeline.store import Store
@@ -44,7 +46,9 @@ def main() -> None:
     ):
         db_path = Path(folder) / "flb.duckdb"
         defs = definitions_for(url, db_path)
-        assert run_job(defs, "history_job").success and run_job(defs, "calibration_job").success
+        assert run_job(defs, "history_job").success
+        edge_only = calibration_run_config(EDGE_ONLY_GATE)
+        assert run_job(defs, "calibration_job", run_config=edge_only).success
         wall, critical, orders, scanned = [], [], [], []
         for _ in range(CYCLES):
             advance_simulator_clock(url, 60)
